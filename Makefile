@@ -1,0 +1,100 @@
+# groundwork.infra: build and test entry points. `make help` lists the targets.
+#
+# Everything runs from the project's own virtualenv (.venv, made by
+# scripts/venv.sh from requirements/) and local Docker images (made by
+# scripts/base-images.sh): a fresh machine needs only `make test`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV ?= $(ROOT)/.venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+BUILD := $(ROOT)/build
+REPORTS := $(BUILD)/reports
+COLLECTIONS := $(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/groundwork/infra
+
+# site-packages of the virtualenv: holds ansible_collections/ of the `ansible`
+# package (community.docker, ansible.posix, ...). Evaluated when used, so it
+# is right even in the make run that creates the virtualenv.
+SITE_PACKAGES = $(firstword $(wildcard $(VENV)/lib/python3*/site-packages))
+
+# PATH for the tools: the virtualenv first, pyenv's shims and bin left out.
+# Ansible's interpreter discovery on a localhost named in an inventory would
+# otherwise pick a shim of an inactive pyenv version (python3.13, ...) and fail;
+# with this PATH it finds the virtualenv's python3.11.
+ORIG_PATH := $(PATH)
+empty :=
+space := $(empty) $(empty)
+TOOL_PATH := $(BIN):$(subst $(space),:,$(strip $(foreach d,$(subst :, ,$(PATH)),$(if $(findstring /.pyenv/,$(d)),,$(d)))))
+
+export PATH := $(TOOL_PATH)
+export ANSIBLE_COLLECTIONS_PATH = $(COLLECTIONS)$(if $(SITE_PACKAGES),:$(SITE_PACKAGES))
+export ANSIBLE_LOCALHOST_WARNING := false
+export ANSIBLE_NOCOWS := true
+export VENV
+
+PYTEST_ARGS ?=
+# Space separated Python versions for ansible-test sanity (scripts/sanity.sh).
+SANITY_PYTHONS ?= 3.11
+export SANITY_PYTHONS
+
+.PHONY: help venv engine images collection-link unit integration lint sanity molecule test demo clean distclean clean-images
+
+help: ## Show this help
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+venv: ## Create/refresh .venv from requirements/ (skipped when up to date)
+	@PATH="$(ORIG_PATH)" $(ROOT)/scripts/venv.sh
+
+engine: ## Install host packages (docker.io, debootstrap, ...) and start dockerd
+	@$(ROOT)/scripts/docker-engine.sh
+
+images: engine ## Build the local base images (cached by tag)
+	@$(ROOT)/scripts/base-images.sh
+
+collection-link: ## Link build/collections/ansible_collections/groundwork/infra -> repo
+	@mkdir -p $(dir $(COLLECTION_LINK))
+	@if [ -L $(COLLECTION_LINK) ] && [ "$$(readlink -f $(COLLECTION_LINK))" = "$$(readlink -f $(ROOT))" ]; then \
+	    true; \
+	elif [ -L $(COLLECTION_LINK) ] || [ ! -e $(COLLECTION_LINK) ]; then \
+	    ln -sfn ../../../.. $(COLLECTION_LINK); \
+	    echo "collection-link: $(COLLECTION_LINK:$(ROOT)/%=%) -> $$(readlink -f $(COLLECTION_LINK))"; \
+	else \
+	    echo "collection-link: $(COLLECTION_LINK) exists and is not a symlink; remove it" >&2; exit 1; \
+	fi
+
+unit: venv collection-link ## Unit tests (pytest tests/unit)
+	$(BIN)/pytest tests/unit -q --junitxml=$(REPORTS)/unit.xml $(PYTEST_ARGS)
+
+integration: venv collection-link ## Integration tests (pytest tests/integration)
+	$(BIN)/pytest tests/integration -q --junitxml=$(REPORTS)/integration.xml $(PYTEST_ARGS)
+
+lint: venv collection-link ## ansible-lint, production profile
+	$(BIN)/ansible-lint --profile production
+
+sanity: venv ## ansible-test sanity on a copy of the collection (build/sanity)
+	$(ROOT)/scripts/sanity.sh
+
+molecule: venv images collection-link ## molecule test for every molecule/<scenario>
+	$(ROOT)/scripts/molecule.sh
+
+# Cheap checks first: a failure stops the run before the slow ones.
+test: venv collection-link unit integration lint sanity engine images molecule ## Everything CI runs
+
+demo: venv images collection-link ## Run scripts/demo.sh
+	$(ROOT)/scripts/demo.sh
+
+clean: ## Remove build/, test output and caches (keeps .venv and images)
+	rm -rf $(BUILD) $(ROOT)/tests/output $(ROOT)/.pytest_cache $(ROOT)/.ansible $(ROOT)/groundwork-infra-*.tar.gz
+	find $(ROOT) -path $(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv too
+	rm -rf $(VENV)
+
+clean-images: ## Remove the local base images (next `make images` rebuilds them)
+	-docker image rm groundwork/debian-systemd:bookworm groundwork/debian-systemd:trixie groundwork/busybox:local

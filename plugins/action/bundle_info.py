@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: groundwork.infra contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for groundwork.infra.bundle_info: manifest on the controller, installed state from the host."""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError, RollbackError
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import format_time
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec import INFO_SPEC
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan import (
+    compatibility,
+    plan_components,
+    rollback_check,
+)
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import host_capabilities, load_release
+
+
+class ActionModule(ActionBase):
+
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        validation, args = self.validate_argument_spec(argument_spec=INFO_SPEC, required_one_of=[["manifest", "dest"]])
+        del validation
+        try:
+            result.update(self._run(args, task_vars))
+        except BundleError as exc:
+            result.update(failed=True, msg=exc.message, error=exc.to_dict())
+        except Exception as exc:  # pylint: disable=broad-except
+            result.update(failed=True, msg="bundle_info failed unexpectedly: %s" % exc, exception=traceback.format_exc())
+        finally:
+            if self._connection._shell.tmpdir:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    def _run(self, args, task_vars):
+        out = {"changed": False}
+        installed, state = {}, {}
+        if args["dest"]:
+            host = self._execute_module(
+                module_name="groundwork.infra.bundle_info",
+                module_args={"dest": args["dest"], "verify": args["verify"], "components": args["components"]},
+                task_vars=task_vars,
+            )
+            if host.get("failed"):
+                raise BundleError("could not read the installed state at %s: %s" % (args["dest"], host.get("msg")))
+            installed, state = host.get("installed") or {}, host.get("state") or {}
+            out.update(installed=installed, state=state)
+        if not args["manifest"]:
+            return out
+        manifest, audit = load_release(args)
+        selected = manifest.select(args["components"])
+        caps = host_capabilities(task_vars, args["host_capabilities"])
+        problems = compatibility(selected, installed, caps, check_host=bool(args["dest"] or args["host_capabilities"]))
+        out.update(
+            release={"release": manifest.release, "issued": format_time(manifest.issued),
+                     "expires": format_time(manifest.expires) if manifest.expires else None,
+                     "description": manifest.description},
+            components=[c.to_dict() for c in selected],
+            verified=audit,
+            compatible=not problems,
+            problems=problems,
+            host_capabilities=caps,
+        )
+        if args["dest"]:
+            try:
+                rollback_check(manifest.release, state.get("highest_release"), False, args["dest"])
+                out["downgrade"] = False
+            except RollbackError as exc:
+                out["downgrade"] = True
+                out["problems"] = problems + [exc.reason]
+            out["upgrade"] = plan_components(selected, installed, full=args["verify"] == "full")
+        return out

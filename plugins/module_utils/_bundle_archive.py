@@ -1,0 +1,694 @@
+# -*- coding: utf-8 -*-
+# Copyright: groundwork.infra contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to groundwork.infra: safe tar scanning/extraction and reproducible builds. Runs on managed hosts: standard library only."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import hashlib
+import os
+import stat
+import tarfile
+import tempfile
+import zlib
+from collections import deque
+from contextlib import contextmanager
+
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import ArchiveError, StorageError
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import BLOCK_SIZE, hash_file
+
+try:  # Optional in some Python builds.
+    import bz2
+except ImportError:  # pragma: no cover
+    bz2 = None
+try:
+    import lzma
+except ImportError:  # pragma: no cover
+    lzma = None
+
+# The longest single read tarfile may make on our stream: file data is read in
+# BLOCK_SIZE chunks, headers in 512-byte blocks; only a hostile PAX or GNU long
+# name header asks for more (tarfile would load it whole into memory).
+MAX_METADATA_READ = max(BLOCK_SIZE, 1024 * 1024)
+MAX_SYMLINK_HOPS = 40
+MAX_COMPONENT_BYTES = 255
+
+_KIND_BY_TYPE = {
+    tarfile.REGTYPE: "file",
+    tarfile.AREGTYPE: "file",
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+    tarfile.LNKTYPE: "hardlink",
+}
+_TYPE_NAMES = {
+    tarfile.CHRTYPE: "character device",
+    tarfile.BLKTYPE: "block device",
+    tarfile.FIFOTYPE: "FIFO",
+    tarfile.CONTTYPE: "contiguous file",
+    tarfile.GNUTYPE_SPARSE: "sparse file",
+}
+_SPACE_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_COMPRESSIONS = ("gz", "xz", "none")
+
+_filter_error_types = tuple(
+    cls for cls in (getattr(tarfile, "FilterError", None), getattr(tarfile, "TarError", None)) if cls is not None
+)
+_READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) + ((lzma.LZMAError,) if lzma is not None else ())
+
+
+class Limits:
+    """Caps for one archive: member count, total content bytes and name length."""
+
+    __slots__ = ("max_members", "max_bytes", "max_name_length")
+
+    def __init__(self, max_members=50000, max_bytes=8 * 1024 ** 3, max_name_length=4096):
+        for name, value in (("max_members", max_members), ("max_bytes", max_bytes), ("max_name_length", max_name_length)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError("%s must be a non-negative integer, got %r" % (name, value))
+        self.max_members = max_members
+        self.max_bytes = max_bytes
+        self.max_name_length = max_name_length
+
+    def __repr__(self):
+        return "Limits(max_members=%d, max_bytes=%d, max_name_length=%d)" % (self.max_members, self.max_bytes, self.max_name_length)
+
+
+class _Unsafe(Exception):
+    """Internal: a rule was broken; the caller adds member and file context."""
+
+
+def _show(text):
+    """A member name fit for a one-line message."""
+    if isinstance(text, str) and text.isprintable():
+        return text
+    return repr(text)[1:-1]
+
+
+def _check_text(text, what, max_length):
+    if not isinstance(text, str) or text == "":
+        raise _Unsafe("empty %s" % what)
+    if len(text) > max_length:
+        raise _Unsafe("%s longer than %d characters (max_name_length)" % (what, max_length))
+    if "\x00" in text:
+        raise _Unsafe("NUL byte in %s" % what)
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise _Unsafe("control character in %s" % what)
+    if "\\" in text:
+        raise _Unsafe("backslash in %s" % what)
+    try:
+        text.encode("utf-8")
+    except UnicodeError:
+        raise _Unsafe("%s is not valid UTF-8" % what) from None
+
+
+def _split_path(text, what, max_length):
+    """Normalise an archive path to a tuple of components, or raise _Unsafe."""
+    _check_text(text, what, max_length)
+    if text.startswith("/"):
+        raise _Unsafe("absolute path in %s" % what)
+    parts = tuple(part for part in text.split("/") if part not in ("", "."))
+    if ".." in parts:
+        raise _Unsafe("'..' component in %s" % what)
+    for part in parts:
+        if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES:
+            raise _Unsafe("path component longer than %d bytes in %s" % (MAX_COMPONENT_BYTES, what))
+    return parts
+
+
+def _resolve_link(link_parts, target, links):
+    """Resolve a symlink like the kernel would, inside the archive root.
+
+    ``links`` maps component tuples to symlink targets. Returns the resolved
+    component tuple; raises _Unsafe if any step leaves the root.
+    """
+    if target.startswith("/"):
+        raise _Unsafe("symlink target '%s' is absolute" % _show(target))
+    parts = list(link_parts[:-1])
+    pending = deque(target.split("/"))
+    hops = 0
+    while pending:
+        part = pending.popleft()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise _Unsafe("symlink target '%s' resolves outside the archive root" % _show(target))
+            parts.pop()
+            continue
+        parts.append(part)
+        key = tuple(parts)
+        if key in links:
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                raise _Unsafe("symlink target '%s' loops (more than %d links)" % (_show(target), MAX_SYMLINK_HOPS))
+            parts.pop()
+            next_target = links[key]
+            if next_target.startswith("/"):
+                raise _Unsafe("symlink target '%s' passes through an absolute symlink" % _show(target))
+            pending.extendleft(reversed(next_target.split("/")))
+    return tuple(parts)
+
+
+class _BoundedStream:
+    """File-object wrapper that refuses oversized single reads (metadata bombs)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, size=-1):
+        if size is None or size < 0 or size > MAX_METADATA_READ:
+            raise _Unsafe("a header asks for %s bytes at once (more than %d)" % (size, MAX_METADATA_READ))
+        return self._stream.read(size)
+
+    def seek(self, pos, whence=0):
+        return self._stream.seek(pos, whence)
+
+    def tell(self):
+        return self._stream.tell()
+
+    @staticmethod
+    def readable():
+        return True
+
+    @staticmethod
+    def seekable():
+        return True
+
+
+@contextmanager
+def _open_tar(path, component, file):
+    """Open a plain, gzip, bzip2 or xz tar file for reading; always closes everything."""
+    handles = []
+    try:
+        try:
+            raw = open(path, "rb")
+            handles.append(raw)
+            magic = raw.read(6)
+            raw.seek(0)
+            if magic[:2] == b"\x1f\x8b":
+                stream = gzip.GzipFile(fileobj=raw, mode="rb")
+            elif magic[:3] == b"BZh":
+                if bz2 is None:
+                    raise ArchiveError("bzip2 archives are not supported by this Python", component=component, file=file)
+                stream = bz2.BZ2File(raw, "rb")
+            elif magic == b"\xfd7zXZ\x00":
+                if lzma is None:
+                    raise ArchiveError("xz archives are not supported by this Python", component=component, file=file)
+                stream = lzma.LZMAFile(raw, "rb")
+            else:
+                stream = raw
+            if stream is not raw:
+                handles.append(stream)
+            bounded = _BoundedStream(stream)
+            tar = tarfile.open(fileobj=bounded, mode="r:", encoding="utf-8", errors="surrogateescape")
+        except _Unsafe as exc:
+            raise ArchiveError("not a readable tar archive: %s" % exc, component=component, file=file) from None
+        except _READ_ERRORS as exc:
+            raise ArchiveError("not a readable tar archive: %s" % (exc or type(exc).__name__), component=component, file=file) from None
+        handles.append(tar)
+        yield tar, bounded
+    finally:
+        for handle in reversed(handles):
+            try:
+                handle.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+
+def _plan(member, kind, parts, mode, linkname):
+    mtime = member.mtime
+    try:
+        mtime = int(mtime)
+    except (TypeError, ValueError, OverflowError):
+        mtime = 0
+    if not 0 <= mtime < 2 ** 34:
+        mtime = 0
+    return {
+        "name": "/".join(parts),
+        "type": kind,
+        "mode": mode,
+        "size": member.size if kind == "file" else 0,
+        "mtime": mtime,
+        "linkname": linkname,
+    }
+
+
+def _safe_mode(kind, mode):
+    """Modes written to disk: no special bits, no group/other write."""
+    if kind == "dir":
+        return (mode & 0o755) | 0o700
+    if kind == "symlink":
+        return 0o777
+    return (mode & 0o755) | 0o600
+
+
+def _scan(tar, bounded, limits, component, file):
+    """Validate every member; return [(plan, TarInfo)] or raise ArchiveError. Writes nothing."""
+    entries = {}  # parts -> kind
+    implicit = set()  # directories implied by deeper members
+    links = {}  # parts -> symlink target
+    hardlink_target = {}  # parts -> parts of the regular file it shares
+    plans = []
+    count = 0
+    total = 0
+    member = None
+
+    def reject(member_name, rule):
+        return ArchiveError("unsafe member '%s': %s" % (_show(member_name), rule), component=component, file=file)
+
+    while True:
+        try:
+            member = tar.next()
+        except _Unsafe as exc:
+            raise ArchiveError("not a readable tar archive: %s" % exc, component=component, file=file) from None
+        except _READ_ERRORS as exc:
+            raise ArchiveError("not a readable tar archive: %s" % (exc or type(exc).__name__), component=component, file=file) from None
+        if member is None:
+            break
+        count += 1
+        name = member.name
+        if count > limits.max_members:
+            raise reject(name, "more than %d members in the archive (max_members)" % limits.max_members)
+        kind = _KIND_BY_TYPE.get(member.type)
+        if kind is None:
+            label = _TYPE_NAMES.get(member.type, "unknown member type %r" % member.type)
+            raise reject(name, "%s is not allowed" % label)
+        if getattr(member, "sparse", None) is not None:
+            raise reject(name, "sparse file is not allowed")
+        try:
+            parts = _split_path(name, "name", limits.max_name_length)
+        except _Unsafe as exc:
+            raise reject(name, str(exc)) from None
+        if not parts:
+            if kind == "dir":
+                continue  # "./": the archive root itself, which is the target directory
+            raise reject(name, "empty name")
+        if name.endswith("/") and kind != "dir":
+            raise reject(name, "name ends with '/' but the member is not a directory")
+        if member.mode & 0o7000:
+            raise reject(name, "setuid/setgid/sticky bits are not allowed (mode %04o)" % member.mode)
+        if kind == "file":
+            if member.size < 0:
+                raise reject(name, "negative size")
+            total += member.size
+            if total > limits.max_bytes:
+                # Checked on the header, before tarfile skips (decompresses) the data.
+                raise reject(name, "archive content exceeds %d bytes (max_bytes); declared so far: %d" % (limits.max_bytes, total))
+        for depth in range(1, len(parts)):
+            ancestor = parts[:depth]
+            ancestor_kind = entries.get(ancestor)
+            if ancestor_kind == "symlink":
+                raise reject(name, "writing through a symlink ('%s' is a symlink member)" % _show("/".join(ancestor)))
+            if ancestor_kind in ("file", "hardlink"):
+                raise reject(name, "'%s' is a file in this archive but used here as a directory" % _show("/".join(ancestor)))
+        if parts in entries:
+            raise reject(name, "duplicate member ('%s' appears more than once)" % _show("/".join(parts)))
+        if parts in implicit and kind != "dir":
+            raise reject(name, "'%s' is a directory in this archive but this member is a %s" % (_show("/".join(parts)), kind))
+        linkname = None
+        if kind == "symlink":
+            linkname = member.linkname
+            try:
+                _check_text(linkname, "symlink target", limits.max_name_length)
+                _resolve_link(parts, linkname, links)
+            except _Unsafe as exc:
+                raise reject(name, str(exc)) from None
+            links[parts] = linkname
+        elif kind == "hardlink":
+            try:
+                target = _split_path(member.linkname, "hardlink target", limits.max_name_length)
+            except _Unsafe as exc:
+                raise reject(name, str(exc)) from None
+            target = hardlink_target.get(target, target)
+            if not target or entries.get(target) != "file":
+                raise reject(name, "hardlink to '%s' which is not an earlier regular file in the archive" % _show(member.linkname))
+            hardlink_target[parts] = target
+            linkname = "/".join(target)
+        entries[parts] = kind
+        implicit.update(parts[:depth] for depth in range(1, len(parts)))
+        plans.append((_plan(member, kind, parts, _safe_mode(kind, member.mode), linkname), member))
+
+    # Final state: a symlink added later can change where an earlier one leads.
+    for parts, linkname in links.items():
+        try:
+            _resolve_link(parts, linkname, links)
+        except _Unsafe as exc:
+            raise reject("/".join(parts), str(exc)) from None
+
+    _check_end(tar, bounded, member, component, file)
+    return plans
+
+
+def _check_end(tar, bounded, last, component, file):
+    """tarfile treats a bad header after the first member as the end: make that an error."""
+    try:
+        if tar.offset > 0:
+            bounded.seek(tar.offset - 1)
+            if len(bounded.read(1)) != 1:
+                raise ArchiveError("not a readable tar archive: truncated (data ends before the last member does)", component=component, file=file)
+        bounded.seek(tar.offset)
+        block = bounded.read(tarfile.BLOCKSIZE)
+    except _READ_ERRORS as exc:
+        raise ArchiveError("not a readable tar archive: %s" % (exc or type(exc).__name__), component=component, file=file) from None
+    if block and block.count(0) != len(block):
+        after = " after member '%s'" % _show(last.name) if last is not None else ""
+        raise ArchiveError("not a readable tar archive: invalid header at offset %d%s" % (tar.offset, after), component=component, file=file)
+
+
+def scan_archive(path, limits, component=None, file=None):
+    """Validate a tar archive without writing anything; return the member plans.
+
+    Each plan is a dict: name (normalised), type (file/dir/symlink/hardlink),
+    mode (as it will be written), size, mtime, linkname.
+    """
+    with _open_tar(path, component, file) as (tar, bounded):
+        return [plan for plan, _member in _scan(tar, bounded, limits, component, file)]
+
+
+def _second_layer(member, target_dir, component, file):
+    data_filter = getattr(tarfile, "data_filter", None)
+    if data_filter is None:
+        return
+    try:
+        data_filter(member, target_dir)
+    except _filter_error_types as exc:
+        raise ArchiveError("unsafe member '%s': rejected by the tarfile data filter: %s" % (_show(member.name), exc), component=component, file=file) from None
+
+
+def _write_error(exc, name, component, file):
+    if exc.errno in _SPACE_ERRNOS:
+        return StorageError("no space left on device while writing '%s'" % _show(name), component=component, file=file)
+    return StorageError("cannot write '%s': %s" % (_show(name), exc), component=component, file=file)
+
+
+def _write_file(tar, member, path, plan, budget, component, file):
+    """Stream one regular file; return bytes written. Removes the partial file on error."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    name = plan["name"]
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise _write_error(exc, name, component, file) from exc
+    written = 0
+    ok = False
+    try:
+        try:
+            source = tar.extractfile(member)
+        except _READ_ERRORS as exc:
+            raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
+        with source:
+            while True:
+                try:
+                    chunk = source.read(BLOCK_SIZE)
+                except (_Unsafe,) + _READ_ERRORS as exc:
+                    raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
+                if not chunk:
+                    break
+                written += len(chunk)
+                if written > budget:
+                    raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
+                view = memoryview(chunk)
+                try:
+                    while len(view):
+                        view = view[os.write(fd, view):]
+                except OSError as exc:
+                    raise _write_error(exc, name, component, file) from exc
+        if written != plan["size"]:
+            raise ArchiveError("member '%s' is truncated: got %d of %d bytes" % (_show(name), written, plan["size"]), component=component, file=file)
+        try:
+            os.fchmod(fd, plan["mode"])
+        except OSError as exc:
+            raise _write_error(exc, name, component, file) from exc
+        ok = True
+    finally:
+        try:
+            os.close(fd)
+        except OSError as exc:
+            if ok:
+                raise _write_error(exc, name, component, file) from exc
+        if not ok:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    return written
+
+
+def _set_mtime(path, mtime):
+    if os.utime in os.supports_follow_symlinks:
+        os.utime(path, ns=(mtime * 1000000000, mtime * 1000000000), follow_symlinks=False)
+    elif not os.path.islink(path):
+        os.utime(path, ns=(mtime * 1000000000, mtime * 1000000000))
+
+
+def extract_archive(path, target_dir, limits, component=None, file=None):
+    """Scan, then extract into an existing, empty, private directory.
+
+    Returns dict(files, dirs, symlinks, bytes); ``files`` counts hardlinks too.
+    Raises ArchiveError or StorageError; the caller removes target_dir then.
+    """
+    try:
+        st = os.lstat(target_dir)
+    except OSError as exc:
+        raise ArchiveError("staging directory '%s' is not usable: %s" % (target_dir, exc), component=component, file=file) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise ArchiveError("staging directory '%s' is not a directory" % target_dir, component=component, file=file)
+    if os.listdir(target_dir):
+        raise ArchiveError("staging directory '%s' is not empty" % target_dir, component=component, file=file)
+    target_dir = os.path.abspath(target_dir)
+    result = {"files": 0, "dirs": 0, "symlinks": 0, "bytes": 0}
+    with _open_tar(path, component, file) as (tar, bounded):
+        plans = _scan(tar, bounded, limits, component, file)
+        for _plan_, member in plans:
+            _second_layer(member, target_dir, component, file)
+        created_dirs = {}  # relative name -> (mode, mtime or None)
+        for plan, member in plans:
+            name = plan["name"]
+            dest = os.path.join(target_dir, *name.split("/"))
+            try:
+                parents = name.split("/")[:-1]
+                for depth in range(1, len(parents) + 1):
+                    rel = "/".join(parents[:depth])
+                    if rel not in created_dirs:
+                        os.mkdir(os.path.join(target_dir, *parents[:depth]), 0o700)
+                        created_dirs[rel] = (0o755, None)
+                        result["dirs"] += 1
+                if plan["type"] == "dir":
+                    if name not in created_dirs:
+                        os.mkdir(dest, 0o700)
+                        result["dirs"] += 1
+                    created_dirs[name] = (plan["mode"], plan["mtime"])
+                elif plan["type"] == "symlink":
+                    os.symlink(plan["linkname"], dest)
+                    _set_mtime(dest, plan["mtime"])
+                    result["symlinks"] += 1
+                elif plan["type"] == "hardlink":
+                    source = os.path.join(target_dir, *plan["linkname"].split("/"))
+                    if os.link in os.supports_follow_symlinks:
+                        os.link(source, dest, follow_symlinks=False)
+                    else:
+                        os.link(source, dest)
+                    result["files"] += 1
+            except OSError as exc:
+                raise _write_error(exc, name, component, file) from exc
+            if plan["type"] == "file":
+                result["bytes"] += _write_file(tar, member, dest, plan, limits.max_bytes - result["bytes"], component, file)
+                try:
+                    _set_mtime(dest, plan["mtime"])
+                except OSError as exc:
+                    raise _write_error(exc, name, component, file) from exc
+                result["files"] += 1
+        # Deepest first, so setting a parent's mtime comes after its children changed it.
+        for rel in sorted(created_dirs, key=lambda item: item.count("/"), reverse=True):
+            mode, mtime = created_dirs[rel]
+            dest = os.path.join(target_dir, *rel.split("/"))
+            try:
+                os.chmod(dest, mode)
+                if mtime is not None:
+                    _set_mtime(dest, mtime)
+            except OSError as exc:
+                raise _write_error(exc, rel, component, file) from exc
+    return result
+
+
+def _walk(src_dir):
+    """All entries below src_dir as (parts, path, lstat) sorted by components; parents first."""
+    found = []
+    stack = [()]
+    while stack:
+        rel = stack.pop()
+        directory = os.path.join(src_dir, *rel) if rel else src_dir
+        with os.scandir(directory) as handle:
+            entries = list(handle)
+        for entry in entries:
+            parts = rel + (entry.name,)
+            st = entry.stat(follow_symlinks=False)
+            found.append((parts, entry.path, st))
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(parts)
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def _normal_file_mode(st_mode):
+    return 0o755 if st_mode & 0o111 else 0o644
+
+
+def _write_tar(raw, compression, entries, links, mtime):
+    """Write the normalised members to raw; return the sum of regular file sizes."""
+    unpacked = 0
+    if compression == "gz":
+        # No file name and mtime 0 in the gzip header: the output depends on content only.
+        stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0)
+    elif compression == "xz":
+        stream = lzma.LZMAFile(raw, "wb", format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=6)
+    else:
+        stream = raw
+    try:
+        with tarfile.open(fileobj=stream, mode="w:", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
+            for parts, path, st in entries:
+                info = tarfile.TarInfo("/".join(parts))
+                info.mtime = mtime
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if stat.S_ISDIR(st.st_mode):
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    tar.addfile(info)
+                elif stat.S_ISLNK(st.st_mode):
+                    info.type = tarfile.SYMTYPE
+                    info.mode = 0o777
+                    info.linkname = links[parts]
+                    tar.addfile(info)
+                else:
+                    info.type = tarfile.REGTYPE
+                    info.mode = _normal_file_mode(st.st_mode)
+                    with open(path, "rb") as handle:
+                        info.size = os.fstat(handle.fileno()).st_size
+                        tar.addfile(info, handle)
+                    unpacked += info.size
+    finally:
+        if stream is not raw:
+            stream.close()
+    return unpacked
+
+
+def build_archive(src_dir, out_path, compression="gz", mtime=0):
+    """Write a reproducible tar archive of src_dir; return dict(sha256, size, unpacked_size, members).
+
+    Same tree content -> byte-identical output, whatever the mtimes, owners or
+    special mode bits on disk. ``mtime`` (e.g. SOURCE_DATE_EPOCH) is stamped on
+    every member.
+    """
+    if compression not in _COMPRESSIONS:
+        raise ArchiveError("unsupported compression '%s' (gz, xz or none)" % (compression,), file=out_path)
+    if compression == "xz" and lzma is None:
+        raise ArchiveError("xz compression is not available in this Python", file=out_path)
+    if isinstance(mtime, bool) or not isinstance(mtime, int) or not 0 <= mtime < 8 ** 11:
+        raise ArchiveError("mtime must be an integer from 0 to %d, got %r" % (8 ** 11 - 1, mtime), file=out_path)
+    src_dir = os.path.abspath(src_dir)
+    out_abs = os.path.abspath(out_path)
+    if out_abs == src_dir or out_abs.startswith(src_dir.rstrip("/") + "/"):
+        raise ArchiveError("output '%s' must not be inside the source directory '%s'" % (out_path, src_dir), file=out_path)
+    if not os.path.isdir(src_dir):
+        raise ArchiveError("source directory '%s' does not exist" % src_dir, file=out_path)
+
+    entries = _walk(src_dir)
+    links = {}
+    for parts, path, st in entries:
+        name = "/".join(parts)
+        try:
+            _split_path(name, "name", 4096)
+        except _Unsafe as exc:
+            raise ArchiveError("cannot store '%s': %s" % (_show(name), exc), file=out_path) from None
+        if stat.S_ISLNK(st.st_mode):
+            links[parts] = os.readlink(path)
+        elif not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            raise ArchiveError("cannot store '%s': only files, directories and symlinks are supported" % _show(name), file=out_path)
+    for parts, target in links.items():
+        try:
+            _check_text(target, "symlink target", 4096)
+            _resolve_link(parts, target, links)
+        except _Unsafe as exc:
+            raise ArchiveError("cannot store symlink '%s': %s" % (_show("/".join(parts)), exc), file=out_path) from None
+
+    out_dir = os.path.dirname(out_abs)
+    fd, tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(out_abs) + ".", suffix=".tmp", dir=out_dir)
+    done = False
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            unpacked = _write_tar(raw, compression, entries, links, mtime)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, out_abs)
+        done = True
+    except OSError as exc:
+        if exc.errno in _SPACE_ERRNOS:
+            raise StorageError("no space left on device while writing '%s'" % out_path, file=out_path) from exc
+        raise
+    finally:
+        if not done:
+            try:
+                os.unlink(tmp_path)
+            except OSError:
+                pass
+    digest, size = hash_file(out_abs, "sha256")
+    return {"sha256": digest, "size": size, "unpacked_size": unpacked, "members": len(entries)}
+
+
+def tree_inventory(root):
+    """Every entry below root: dict(path, type, size, mode, sha256, target), sorted by path.
+
+    type is file, dir, symlink or other; size is 0 for directories; sha256 is
+    set for files only; target for symlinks only.
+    """
+    inventory = []
+    for parts, path, st in _walk(root):
+        entry = {"path": "/".join(parts), "type": "other", "size": 0, "mode": stat.S_IMODE(st.st_mode), "sha256": None, "target": None}
+        if stat.S_ISREG(st.st_mode):
+            entry["type"] = "file"
+            entry["sha256"], entry["size"] = hash_file(path, "sha256")
+        elif stat.S_ISDIR(st.st_mode):
+            entry["type"] = "dir"
+        elif stat.S_ISLNK(st.st_mode):
+            entry["type"] = "symlink"
+            entry["target"] = os.readlink(path)
+            entry["size"] = len(os.fsencode(entry["target"]))
+        inventory.append(entry)
+    inventory.sort(key=lambda item: item["path"])
+    return inventory
+
+
+def verify_tree(root, inventory):
+    """Re-hash root and compare with an inventory; return human-readable differences (empty = identical)."""
+    if not os.path.isdir(root):
+        return ["missing: root directory '%s'" % root]
+    actual = {entry["path"]: entry for entry in tree_inventory(root)}
+    expected = {entry["path"]: entry for entry in inventory}
+    problems = []
+    for path in sorted(set(expected) | set(actual)):
+        want = expected.get(path)
+        have = actual.get(path)
+        if have is None:
+            problems.append("missing: %s" % path)
+            continue
+        if want is None:
+            problems.append("extra: %s (%s)" % (path, have["type"]))
+            continue
+        if want.get("type") != have["type"]:
+            problems.append("type changed: %s (expected %s, found %s)" % (path, want.get("type"), have["type"]))
+            continue
+        if have["type"] == "file":
+            if want.get("size") != have["size"]:
+                problems.append("size changed: %s (expected %s bytes, found %s)" % (path, want.get("size"), have["size"]))
+            elif want.get("sha256") is not None and (want.get("sha256") or "").lower() != have["sha256"]:
+                problems.append("content changed: %s (expected sha256 %s, found %s)" % (path, want.get("sha256"), have["sha256"]))
+        if have["type"] == "symlink":
+            if want.get("target") is not None and want.get("target") != have["target"]:
+                problems.append("symlink target changed: %s (expected '%s', found '%s')" % (path, want.get("target"), have["target"]))
+        elif want.get("mode") is not None and want.get("mode") != have["mode"]:
+            problems.append("mode changed: %s (expected %04o, found %04o)" % (path, want["mode"], have["mode"]))
+    return problems

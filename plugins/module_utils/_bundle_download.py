@@ -1,0 +1,737 @@
+# -*- coding: utf-8 -*-
+# Copyright: groundwork.infra contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to groundwork.infra: bounded downloads and the verified artifact cache. Controller side."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import http.client
+import json
+import os
+import socket
+import ssl
+import stat
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ansible.module_utils.urls import Request
+
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
+    BundleError,
+    DownloadError,
+    IntegrityError,
+    LockError,
+    StorageError,
+)
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import (
+    BLOCK_SIZE,
+    hash_file,
+    make_stamp,
+    new_hash,
+    stamp_matches,
+)
+
+# Seconds slept before retry number N is RETRY_BACKOFF * N (tests set it to almost 0).
+RETRY_BACKOFF = 0.5
+# Seconds between two attempts to take a busy cache lock.
+LOCK_POLL_INTERVAL = 0.05
+# A stamp taken in the same clock tick as the file's last change is not trusted by
+# stamp_matches(); wait up to this many seconds for the stamp to become trustworthy.
+STAMP_SETTLE_MAX = 0.1
+HTTP_AGENT = "groundwork.infra"
+VERIFY_MODES = ("fast", "full")
+# A stamp is a few hundred bytes; anything bigger is not ours.
+_STAMP_MAX = 64 * 1024
+_DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
+_HEX = frozenset("0123456789abcdef")
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+
+
+class _Transient(Exception):
+    """A failure worth another attempt (5xx, connection error, timeout, short body)."""
+
+
+class _RangeNotSatisfiable(Exception):
+    """HTTP 416: the bytes kept for a resume do not fit the resource."""
+
+
+class _Exhausted(DownloadError):
+    """Every attempt failed with a transient error; a partial download is worth keeping."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _redact(url):
+    """The URL without user:password, for messages."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = "%s:%d" % (host, parts.port)
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def _source(url):
+    """Return ("http", url) or ("file", local path) for a supported source."""
+    if not isinstance(url, str) or not url:
+        raise DownloadError("source URL must be a non-empty string")
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return "http", url
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise DownloadError("file:// URL names a remote host, which is not supported: %s" % _redact(url))
+        return "file", urllib.request.url2pathname(urllib.parse.unquote(parts.path))
+    if scheme == "":
+        return "file", url
+    raise DownloadError("unsupported URL scheme '%s' in %s (use http, https, file or a local path)" % (scheme, _redact(url)))
+
+
+def _http_open(url, timeout, validate_certs, headers=None):
+    """GET url; the socket timeout bounds connecting and every read."""
+    return Request(
+        http_agent=HTTP_AGENT,
+        follow_redirects="safe",
+        decompress=False,
+    ).open("GET", url, headers=headers or {}, timeout=timeout, validate_certs=validate_certs)
+
+
+def _http_failure(exc, timeout):
+    """Map an exception from opening or reading a response to _Transient or a fatal DownloadError."""
+    if isinstance(exc, urllib.error.HTTPError):
+        code = exc.code
+        try:
+            exc.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+        if code == 404:
+            return DownloadError("not found (HTTP 404)")
+        if code == 416:
+            return _RangeNotSatisfiable("HTTP 416 range not satisfiable")
+        text = "HTTP %d %s" % (code, (exc.reason or "").strip())
+        if code >= 500 or code in (408, 429):
+            return _Transient(text.strip())
+        return DownloadError(text.strip())
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return DownloadError("TLS certificate verification failed: %s" % reason)
+        if isinstance(reason, socket.timeout):
+            return _Transient("timed out after %s s" % timeout)
+        return _Transient("connection failed: %s" % reason)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return DownloadError("TLS certificate verification failed: %s" % exc)
+    if isinstance(exc, socket.timeout):
+        return _Transient("timed out after %s s without data" % timeout)
+    if isinstance(exc, ValueError):
+        return DownloadError("invalid request: %s" % exc)
+    return _Transient("%s: %s" % (type(exc).__name__, exc))
+
+
+def _status(resp):
+    return getattr(resp, "status", None) or resp.getcode()
+
+
+def _retrying(attempt, url, retries, component, file):
+    """Call attempt() up to 1 + retries times while it raises _Transient."""
+    attempts = 1 + max(0, int(retries))
+    last = None
+    for number in range(attempts):
+        if number:
+            time.sleep(RETRY_BACKOFF * number)
+        try:
+            return attempt()
+        except _Transient as exc:
+            last = exc
+    raise _Exhausted(
+        "%s failed after %d attempt(s): %s" % (_redact(url), attempts, last),
+        component=component, file=file)
+
+
+def _call_http(url, timeout, validate_certs, headers, body, component, file):
+    """Open url and run body(resp); network exceptions become _Transient or DownloadError."""
+    resp = None
+    try:
+        resp = _http_open(url, timeout, validate_certs, headers)
+        return body(resp)
+    except BundleError:
+        raise
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        failure = _http_failure(exc, timeout)
+        if isinstance(failure, _RangeNotSatisfiable) and not headers:
+            failure = DownloadError(str(failure))
+        if isinstance(failure, DownloadError):
+            raise DownloadError("%s: %s" % (_redact(url), failure.reason), component=component, file=file) from None
+        raise failure from None
+    finally:
+        if resp is not None:
+            resp.close()
+
+
+def _open_local(path, component, file):
+    """Open a local regular file for reading (devices and FIFOs could be endless)."""
+    try:
+        handle = open(path, "rb", buffering=0)  # pylint: disable=consider-using-with
+    except FileNotFoundError:
+        raise DownloadError("not found: %s" % path, component=component, file=file) from None
+    except OSError as exc:
+        raise DownloadError("cannot read %s: %s" % (path, exc.strerror or exc), component=component, file=file) from None
+    info = os.fstat(handle.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        handle.close()
+        raise DownloadError("not a regular file: %s" % path, component=component, file=file)
+    return handle, info.st_size
+
+
+def _write_all(fd, view, component, file):
+    try:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except OSError as exc:
+        raise _storage_error(exc, "writing", component, file) from None
+
+
+def _storage_error(exc, doing, component, file):
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "no space left on the cache filesystem while %s" % doing
+    else:
+        reason = "filesystem error while %s: %s" % (doing, exc.strerror or exc)
+    if exc.filename:
+        reason = "%s (%s)" % (reason, exc.filename)
+    return StorageError(reason, component=component, file=file)
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _private_dirs(path):
+    """Create path and missing parents with mode 0700 whatever the umask; existing ones are left alone."""
+    path = os.path.abspath(path)
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, _DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(directory, _DIR_MODE)
+
+
+def _check_size(value, what, component, file):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise IntegrityError("%s must be a non-negative integer, got %r" % (what, value), component=component, file=file)
+    return value
+
+
+# --------------------------------------------------------------------------- fetch_bytes
+
+
+def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=None):
+    """Return the body at url (http, https, file:// or local path), at most max_size bytes.
+
+    Meant for manifests and signatures: the cap is enforced while reading, before anything
+    parses the data. 4xx fails at once; 5xx, connection errors and timeouts are retried.
+    """
+    max_size = _check_size(max_size, "max_size", None, file)
+    kind, target = _source(url)
+    too_big = "larger than the %d byte limit" % max_size
+
+    if kind == "file":
+        handle, _ = _open_local(target, None, file)
+        with handle:
+            try:
+                data = _read_capped(handle.read, max_size + 1)
+            except OSError as exc:
+                raise DownloadError("cannot read %s: %s" % (target, exc.strerror or exc), file=file) from None
+        if len(data) > max_size:
+            raise DownloadError("%s is %s" % (target, too_big), file=file)
+        return data
+
+    def body(resp):
+        status = _status(resp)
+        if not 200 <= status < 300 or status in (204, 206):
+            raise DownloadError("%s: unexpected HTTP status %d" % (_redact(url), status), file=file)
+        announced = getattr(resp, "length", None)
+        if announced is not None and announced > max_size:
+            raise DownloadError("%s is %s (Content-Length %d)" % (_redact(url), too_big, announced), file=file)
+        data = _read_capped(resp.read, max_size + 1)
+        if len(data) > max_size:
+            raise DownloadError("%s is %s" % (_redact(url), too_big), file=file)
+        left = getattr(resp, "length", None)
+        if left:
+            raise _Transient("truncated: got %d bytes, %d more announced" % (len(data), left))
+        return data
+
+    return _retrying(
+        lambda: _call_http(url, timeout, validate_certs, None, body, None, file),
+        url, retries, None, file)
+
+
+def _read_capped(read, limit):
+    chunks = []
+    total = 0
+    while total < limit:
+        chunk = read(min(BLOCK_SIZE, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+class _CacheLock:
+    """Exclusive flock on <digest>.lock, polled until a deadline.
+
+    The lock file is removed while still held on release; a waiter that then wins the
+    old, unlinked inode notices (inode check) and locks the path afresh.
+    """
+
+    def __init__(self, path, timeout, what, component, file):
+        self.path = path
+        self.timeout = timeout
+        self.what = what
+        self.component = component
+        self.file = file
+        self.fd = None
+
+    def __enter__(self):
+        deadline = time.monotonic() + max(0.0, float(self.timeout))
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+            except OSError as exc:
+                raise _storage_error(exc, "creating the cache lock", self.component, self.file) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    raise LockError(
+                        "timed out after %s s waiting for another run to release the cache lock on %s (%s)"
+                        % (self.timeout, self.what, self.path),
+                        component=self.component, file=self.file) from None
+                time.sleep(LOCK_POLL_INTERVAL)
+                continue
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.fchmod(fd, _FILE_MODE)
+                self.fd = fd
+                return self
+            os.close(fd)
+
+    def __exit__(self, *exc_info):
+        try:
+            _unlink(self.path)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+        return False
+
+
+class _Part:
+    """The .part file of one artifact with the running hash of what it holds."""
+
+    def __init__(self, path, algorithm, component, file):
+        self.path = path
+        self.algorithm = algorithm
+        self.component = component
+        self.file = file
+        self.fd = None
+        self.hasher = None
+        self.size = 0
+        # True while the part holds bytes from more than one response (or an earlier run).
+        self.mixed = False
+        self.buffer = bytearray(BLOCK_SIZE)
+
+    def open(self, resume_limit):
+        """Open (creating) the part. Keep existing bytes if there are at most resume_limit of them."""
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+            os.fchmod(self.fd, _FILE_MODE)
+            existing = os.fstat(self.fd).st_size
+        except OSError as exc:
+            raise _storage_error(exc, "opening the partial download", self.component, self.file) from None
+        self.hasher = new_hash(self.algorithm, self.component, self.file)
+        self.size = 0
+        if existing and existing <= resume_limit:
+            self._rehash_existing(existing)
+        else:
+            self.reset()
+
+    def _rehash_existing(self, existing):
+        view = memoryview(self.buffer)
+        update = self.hasher.update
+        fd = self.fd
+        done = 0
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            with open(fd, "rb", buffering=0, closefd=False) as reader:
+                readinto = reader.readinto
+                while done < existing:
+                    count = readinto(view)
+                    if not count:
+                        break
+                    update(view[:count])
+                    done += count
+        except OSError as exc:
+            raise _storage_error(exc, "reading the partial download", self.component, self.file) from None
+        if done != existing:
+            self.reset()
+            return
+        self.size = done
+        self.mixed = True
+
+    def reset(self):
+        """Throw away what the part holds and start from byte 0."""
+        try:
+            os.ftruncate(self.fd, 0)
+            os.lseek(self.fd, 0, os.SEEK_SET)
+        except OSError as exc:
+            raise _storage_error(exc, "truncating the partial download", self.component, self.file) from None
+        self.hasher = new_hash(self.algorithm, self.component, self.file)
+        self.size = 0
+        self.mixed = False
+
+    def pump(self, readinto, limit):
+        """Copy up to limit bytes from readinto into the part, hashing on the way. Returns the count."""
+        view = memoryview(self.buffer)
+        update = self.hasher.update
+        fd = self.fd
+        component = self.component
+        file = self.file
+        copied = 0
+        while copied < limit:
+            want = limit - copied
+            chunk = view if want >= BLOCK_SIZE else view[:want]
+            count = readinto(chunk)
+            if not count:
+                break
+            data = chunk if count == len(chunk) else chunk[:count]
+            update(data)
+            _write_all(fd, data, component, file)
+            copied += count
+            self.size += count
+        return copied
+
+    def hexdigest(self):
+        return self.hasher.hexdigest()
+
+    def commit(self, final):
+        """fsync, close and move the part into place."""
+        try:
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise _storage_error(exc, "flushing the download to disk", self.component, self.file) from None
+        self.close()
+        try:
+            os.replace(self.path, final)
+        except OSError as exc:
+            raise _storage_error(exc, "moving the download into the cache", self.component, self.file) from None
+        _fsync_dir(os.path.dirname(final))
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def discard(self):
+        self.close()
+        _unlink(self.path)
+
+
+class ArtifactCache:
+    """Content-addressed cache: <cache_dir>/<algorithm>/<digest[:2]>/<digest>.
+
+    Beside each artifact: <digest>.stamp (size, mtime, inode, digest of the verified file),
+    <digest>.part (download in progress, resumable) and <digest>.lock (held while working).
+    """
+
+    def __init__(self, cache_dir):
+        self.cache_dir = os.path.abspath(os.path.expanduser(cache_dir))
+
+    def path_for(self, digest, algorithm="sha256", component=None, file=None):
+        """Final cache path of an artifact; validates algorithm and digest (they become path parts)."""
+        algorithm, digest = self._validate(digest, algorithm, component, file)
+        return os.path.join(self.cache_dir, algorithm, digest[:2], digest)
+
+    @staticmethod
+    def _validate(digest, algorithm, component, file):
+        new_hash(algorithm, component, file)  # fails closed on anything but sha256 / sha512
+        length = _DIGEST_LENGTHS.get(algorithm)
+        if length is None:
+            raise IntegrityError("unsupported hash algorithm '%s'" % algorithm, component=component, file=file)
+        digest = digest.lower() if isinstance(digest, str) else ""
+        if len(digest) != length or not _HEX.issuperset(digest):
+            raise IntegrityError(
+                "%s digest must be %d hex characters" % (algorithm, length), component=component, file=file)
+        return algorithm, digest
+
+    def ensure(self, url, digest, size, algorithm="sha256", component=None, file=None, timeout=30, retries=3,
+               validate_certs=True, verify="fast", lock_timeout=600):
+        """Make sure the artifact is in the cache, verified; download it if needed.
+
+        Returns dict(path, downloaded_bytes, cached, rehashed, resumed).
+        """
+        if verify not in VERIFY_MODES:
+            raise IntegrityError("verify must be one of %s, got %r" % (", ".join(VERIFY_MODES), verify), component=component, file=file)
+        algorithm, digest = self._validate(digest, algorithm, component, file)
+        size = _check_size(size, "declared size", component, file)
+        kind, target = _source(url)
+        final = self.path_for(digest, algorithm)
+        try:
+            _private_dirs(os.path.dirname(final))
+        except OSError as exc:
+            raise _storage_error(exc, "creating the cache directory", component, file) from None
+
+        with _CacheLock(final + ".lock", lock_timeout, "%s:%s" % (algorithm, digest), component, file):
+            result = dict(path=final, downloaded_bytes=0, cached=False, rehashed=False, resumed=False)
+            if self._cached(final, digest, size, algorithm, verify, result, component, file):
+                result["cached"] = True
+                return result
+            part = _Part(final + ".part", algorithm, component, file)
+            if kind == "file":
+                self._copy_local(part, target, final, digest, size, algorithm, result, component, file)
+            else:
+                self._download(part, url, final, digest, size, algorithm, result, timeout, retries, validate_certs,
+                               component, file)
+            self._write_stamp(final, digest, algorithm)
+            return result
+
+    # -- cached file ---------------------------------------------------------------
+
+    def _cached(self, final, digest, size, algorithm, verify, result, component, file):
+        """True when final holds the verified artifact. A mismatching file is removed."""
+        try:
+            info = os.stat(final)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _storage_error(exc, "checking the cached file", component, file) from None
+        stamp_path = final + ".stamp"
+        if info.st_size != size:
+            _unlink(stamp_path)
+            _unlink(final)
+            return False
+        if verify == "fast":
+            stamp = self._read_stamp(stamp_path)
+            if stamp is not None and stamp_matches(final, stamp, digest, algorithm):
+                return True
+        result["rehashed"] = True
+        try:
+            actual, actual_size = hash_file(final, algorithm)
+        except OSError as exc:
+            raise _storage_error(exc, "re-hashing the cached file", component, file) from None
+        if actual_size == size and actual == digest:
+            self._write_stamp(final, digest, algorithm)
+            return True
+        _unlink(stamp_path)
+        _unlink(final)
+        return False
+
+    @staticmethod
+    def _read_stamp(path):
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(_STAMP_MAX + 1)
+        except OSError:
+            return None
+        if len(raw) > _STAMP_MAX:
+            return None
+        try:
+            stamp = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            return None
+        return stamp if isinstance(stamp, dict) else None
+
+    @staticmethod
+    def _write_stamp(final, digest, algorithm):
+        """Best effort: without a stamp the next run re-hashes, nothing worse."""
+        stamp_path = final + ".stamp"
+        temp = stamp_path + ".tmp"
+        try:
+            stamp = make_stamp(final, digest, algorithm)
+            deadline = time.monotonic() + STAMP_SETTLE_MAX
+            while not stamp_matches(final, stamp, digest, algorithm) and time.monotonic() < deadline:
+                time.sleep(0.005)
+                stamp = make_stamp(final, digest, algorithm)
+            data = json.dumps(stamp, sort_keys=True).encode("utf-8")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, _FILE_MODE)
+            try:
+                os.fchmod(fd, _FILE_MODE)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, stamp_path)
+        except OSError:
+            _unlink(temp)
+            _unlink(stamp_path)
+
+    # -- filling the cache -----------------------------------------------------------
+
+    def _finish(self, part, final, digest, size, algorithm, component, file):
+        """Size and digest must match before the part may become the final file."""
+        if part.size != size:
+            raise DownloadError("truncated: got %d of %d bytes" % (part.size, size), component=component, file=file)
+        actual = part.hexdigest()
+        if actual != digest:
+            raise IntegrityError("%s mismatch: expected %s, got %s" % (algorithm, digest, actual), component=component, file=file)
+        part.commit(final)
+
+    def _copy_local(self, part, path, final, digest, size, algorithm, result, component, file):
+        handle, actual_size = _open_local(path, component, file)
+        done = False
+        try:
+            with handle:
+                if actual_size > size:
+                    raise DownloadError("%s is larger than the declared %d bytes (%d)" % (path, size, actual_size),
+                                        component=component, file=file)
+                part.open(0)
+                try:
+                    copied = part.pump(handle.readinto, size)
+                    extra = handle.read(1) if copied == size else b""
+                except OSError as exc:
+                    raise DownloadError("cannot read %s: %s" % (path, exc.strerror or exc), component=component, file=file) from None
+                if extra:
+                    raise DownloadError("%s is larger than the declared %d bytes" % (path, size), component=component, file=file)
+                result["downloaded_bytes"] = copied
+                self._finish(part, final, digest, size, algorithm, component, file)
+                done = True
+        finally:
+            if not done:
+                part.discard()
+
+    def _download(self, part, url, final, digest, size, algorithm, result, timeout, retries, validate_certs,
+                  component, file):
+        keep = False
+        done = False
+        try:
+            part.open(size)
+            clean_retry = True
+            while True:
+                if part.size < size:
+                    self._transfer(part, url, size, result, timeout, retries, validate_certs, component, file)
+                try:
+                    self._finish(part, final, digest, size, algorithm, component, file)
+                except IntegrityError:
+                    # Bytes kept from an earlier run or stitched from two responses may be
+                    # stale; one clean download from byte 0 settles it.
+                    if not (part.mixed and clean_retry):
+                        raise
+                    clean_retry = False
+                    result["resumed"] = False
+                    part.reset()
+                    continue
+                done = True
+                return
+        except (_Exhausted, KeyboardInterrupt, SystemExit):
+            keep = True  # transient trouble or an interrupt: a re-run resumes from the part
+            raise
+        finally:
+            if not done:
+                if keep:
+                    part.close()
+                else:
+                    part.discard()
+
+    def _transfer(self, part, url, size, result, timeout, retries, validate_certs, component, file):
+        """Fill the part up to size bytes over HTTP, resuming with Range where possible."""
+        redacted = _redact(url)
+        larger = "response larger than the declared %d bytes" % size
+
+        def body(resp):
+            status = _status(resp)
+            offset = part.size
+            if offset and status == 206:
+                start = _content_range_start(resp.headers.get("Content-Range"))
+                if start != offset:
+                    part.reset()
+                    raise _Transient("server answered a range request with the wrong range (%s)" % resp.headers.get("Content-Range"))
+                result["resumed"] = True
+                part.mixed = True
+            elif status == 200:
+                if offset:
+                    part.reset()  # server ignored Range: start over
+            else:
+                raise DownloadError("%s: unexpected HTTP status %d" % (redacted, status), component=component, file=file)
+            remaining = size - part.size
+            announced = getattr(resp, "length", None)
+            if announced is not None and announced > remaining:
+                raise DownloadError("%s: %s (Content-Length %d, %d expected)" % (redacted, larger, announced, remaining),
+                                    component=component, file=file)
+            before = part.size
+            try:
+                part.pump(resp.readinto, remaining)
+            finally:
+                result["downloaded_bytes"] += part.size - before
+            if part.size < size:
+                raise _Transient("truncated: got %d of %d bytes" % (part.size, size))
+            try:
+                extra = resp.read(1)
+            except (http.client.HTTPException, OSError):
+                extra = b""  # all declared bytes are here; the hash decides
+            if extra:
+                raise DownloadError("%s: %s" % (redacted, larger), component=component, file=file)
+
+        def attempt():
+            headers = {"Range": "bytes=%d-" % part.size} if part.size else None
+            try:
+                return _call_http(url, timeout, validate_certs, headers, body, component, file)
+            except _RangeNotSatisfiable:
+                part.reset()  # what we hold does not fit the resource any more
+                return _call_http(url, timeout, validate_certs, None, body, component, file)
+
+        _retrying(attempt, url, retries, component, file)
+
+
+def _content_range_start(value):
+    """First byte of a "bytes START-END/TOTAL" Content-Range, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if not value.lower().startswith("bytes "):
+        return None
+    first = value[6:].split("-", 1)[0].strip()
+    return int(first) if first.isdigit() else None

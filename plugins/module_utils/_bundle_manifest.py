@@ -1,0 +1,460 @@
+# -*- coding: utf-8 -*-
+# Copyright: groundwork.infra contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to groundwork.infra: bundle manifest v1 parsing, validation and compatibility. Controller side.
+
+Uses PyYAML and packaging, both dependencies of ansible-core, so this runs
+wherever the controller runs. The format is described in docs/bundle-format.md.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from urllib.parse import urljoin, urlparse
+
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
+    CompatibilityError,
+    ManifestError,
+)
+
+try:
+    import yaml
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+    HAS_DEPS = True
+    DEPS_ERROR = None
+except ImportError as exc:  # pragma: no cover - both ship with ansible-core
+    HAS_DEPS = False
+    DEPS_ERROR = str(exc)
+
+FORMAT_VERSION = 1
+MAX_MANIFEST_SIZE = 1024 * 1024
+KINDS = ("compose", "systemd", "k3s", "k8s-manifests", "helm", "cloud-init", "files")
+HASH_FIELDS = ("sha256", "sha512")
+# Anything that looks like a digest field but is not one we accept fails closed.
+WEAK_HASH_FIELDS = ("md5", "sha1", "sha224", "sha384", "sha3_256", "sha3_512", "blake2b", "blake2s", "checksum", "digest")
+UNPACK_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
+
+NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
+FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$")
+CAPABILITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+HEX_LENGTH = {"sha256": 64, "sha512": 128}
+
+TOP_KEYS = {"format", "release", "issued", "expires", "components", "description"}
+COMPONENT_KEYS = {"name", "version", "kind", "description", "artifacts", "requires"}
+ARTIFACT_KEYS = {"name", "url", "size", "unpack", "unpacked_size"} | set(HASH_FIELDS)
+REQUIRES_KEYS = {"components", "host"}
+
+
+def _require_deps():
+    if not HAS_DEPS:
+        raise ManifestError("the PyYAML and packaging Python libraries are required on the controller: %s" % DEPS_ERROR)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader if HAS_DEPS else object):
+    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+        except TypeError:
+            raise yaml.constructor.ConstructorError(None, None, "unhashable mapping key", key_node.start_mark)
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, "duplicate key '%s'" % (key,), key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+if HAS_DEPS:
+    _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_version(value, what, component=None, file=None):
+    """Validate a version string used in paths and comparisons; return packaging Version."""
+    _require_deps()
+    if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, (int, float)):
+            raise ManifestError(
+                "%s must be a quoted string, YAML read %r as a number (write \"%s\")" % (what, value, value),
+                component=component, file=file)
+        raise ManifestError("%s must be a string, got %s" % (what, type(value).__name__), component=component, file=file)
+    if not VERSION_RE.match(value) or ".." in value:
+        raise ManifestError(
+            "%s '%s' is not allowed: use letters, digits and . + _ - only (at most 64 characters)" % (what, value),
+            component=component, file=file)
+    try:
+        return Version(value)
+    except InvalidVersion:
+        raise ManifestError("%s '%s' is not a valid version (PEP 440, for example 1.2.3 or 2026.11.0)" % (what, value),
+                            component=component, file=file)
+
+
+def host_version(value):
+    """Read a version a host reports (for example '20.10.24+dfsg1', 'v1.30.2+k3s1', '252 (252.22-1~deb12u1)').
+
+    Returns a packaging Version or None when nothing version-like is found.
+    """
+    _require_deps()
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        return Version(text)
+    except InvalidVersion:
+        pass
+    match = re.search(r"v?(\d+(?:\.\d+)*)", text)
+    if not match:
+        return None
+    try:
+        return Version(match.group(1))
+    except InvalidVersion:  # pragma: no cover - the regex only yields digits and dots
+        return None
+
+
+def parse_specifier(value, what, component=None, file=None):
+    _require_deps()
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ManifestError("%s must be a version constraint string such as \">=1.2,<2\", got %r" % (what, value),
+                            component=component, file=file)
+    try:
+        return SpecifierSet(value)
+    except InvalidSpecifier:
+        raise ManifestError("%s '%s' is not a valid version constraint (for example \">=1.2,<2\")" % (what, value),
+                            component=component, file=file)
+
+
+def parse_time(value, what, file=None):
+    """Accept an ISO 8601 timestamp (string or YAML timestamp); always return an aware UTC datetime."""
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, datetime.date):
+        moment = datetime.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise ManifestError("%s '%s' is not an ISO 8601 time such as 2026-11-23T10:00:00Z" % (what, value), file=file)
+    else:
+        raise ManifestError("%s must be an ISO 8601 time such as 2026-11-23T10:00:00Z" % what, file=file)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
+
+
+def format_time(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_unpack(name):
+    return name.endswith(UNPACK_SUFFIXES)
+
+
+class Artifact(object):
+    def __init__(self, name, url, algorithm, digest, size, unpack, unpacked_size=None):
+        self.name = name
+        self.url = url
+        self.algorithm = algorithm
+        self.digest = digest
+        self.size = size
+        self.unpack = unpack
+        self.unpacked_size = unpacked_size
+
+    def to_dict(self):
+        data = {"name": self.name, "url": self.url, self.algorithm: self.digest, "size": self.size, "unpack": self.unpack}
+        if self.unpacked_size is not None:
+            data["unpacked_size"] = self.unpacked_size
+        return data
+
+
+class Component(object):
+    def __init__(self, name, version, kind, artifacts, requires_components, requires_host, description=None):
+        self.name = name
+        self.version = version
+        self.kind = kind
+        self.artifacts = artifacts
+        self.requires_components = requires_components  # name -> spec string
+        self.requires_host = requires_host  # capability -> spec string
+        self.description = description
+
+    @property
+    def requires(self):
+        return {"components": dict(self.requires_components), "host": dict(self.requires_host)}
+
+    def to_dict(self):
+        return {
+            "name": self.name,
+            "version": self.version,
+            "kind": self.kind,
+            "description": self.description,
+            "artifacts": [a.to_dict() for a in self.artifacts],
+            "requires": self.requires,
+            "size": sum(a.size for a in self.artifacts),
+        }
+
+
+class Manifest(object):
+    def __init__(self, release, issued, expires, components, source, description=None):
+        self.release = release
+        self.issued = issued
+        self.expires = expires
+        self.components = components  # ordered list
+        self.source = source
+        self.description = description
+
+    @property
+    def by_name(self):
+        return dict((c.name, c) for c in self.components)
+
+    def select(self, names):
+        """Components named in ``names`` (all when empty), in manifest order; unknown names fail."""
+        if not names:
+            return list(self.components)
+        known = self.by_name
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ManifestError(
+                "release %s has no component(s) %s; it offers: %s" % (
+                    self.release, ", ".join(sorted(unknown)), ", ".join(sorted(known)) or "nothing"),
+                file=self.source)
+        wanted = set(names)
+        return [c for c in self.components if c.name in wanted]
+
+    def check_expiry(self, now=None, allow_expired=False):
+        if self.expires is None or allow_expired:
+            return
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        if now > self.expires:
+            raise ManifestError(
+                "release %s expired at %s (now %s); a stale manifest is refused, set allow_expired to accept it" % (
+                    self.release, format_time(self.expires), format_time(now)),
+                file=self.source)
+
+    def to_dict(self):
+        return {
+            "format": FORMAT_VERSION,
+            "release": self.release,
+            "issued": format_time(self.issued),
+            "expires": format_time(self.expires) if self.expires else None,
+            "description": self.description,
+            "components": [c.to_dict() for c in self.components],
+        }
+
+
+def _strict_keys(data, allowed, what, component=None, file=None):
+    extra = sorted(str(k) for k in data if k not in allowed)
+    if extra:
+        raise ManifestError("%s has unknown field(s) %s; allowed: %s" % (what, ", ".join(extra), ", ".join(sorted(allowed))),
+                            component=component, file=file)
+
+
+def _non_negative_int(value, what, component, file):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ManifestError("%s must be a whole number of bytes >= 0, got %r" % (what, value), component=component, file=file)
+    return value
+
+
+def _parse_artifact(raw, index, component, base_url, file):
+    what = "artifact #%d" % (index + 1)
+    if not isinstance(raw, dict):
+        raise ManifestError("%s must be a mapping" % what, component=component, file=file)
+    weak = sorted(k for k in raw if str(k).lower() in WEAK_HASH_FIELDS)
+    if weak:
+        raise ManifestError(
+            "%s uses unsupported hash algorithm %s (sha256 or sha512 only)" % (what, ", ".join(weak)),
+            component=component, file=file)
+    _strict_keys(raw, ARTIFACT_KEYS, what, component, file)
+    name = raw.get("name")
+    if not isinstance(name, str) or not FILE_NAME_RE.match(name) or ".." in name:
+        raise ManifestError("%s has an invalid file name %r (a plain file name: letters, digits, . _ + -)" % (what, name),
+                            component=component, file=file)
+    what = "artifact '%s'" % name
+    hashes = [h for h in HASH_FIELDS if h in raw]
+    if len(hashes) != 1:
+        raise ManifestError("%s must declare exactly one of sha256 or sha512" % what, component=component, file=file)
+    algorithm = hashes[0]
+    digest = raw[algorithm]
+    if not isinstance(digest, str) or not re.match(r"^[0-9a-fA-F]{%d}$" % HEX_LENGTH[algorithm], digest):
+        raise ManifestError("%s has a malformed %s (expected %d hex digits)" % (what, algorithm, HEX_LENGTH[algorithm]),
+                            component=component, file=file)
+    if "size" not in raw:
+        raise ManifestError("%s must declare its size in bytes" % what, component=component, file=file)
+    size = _non_negative_int(raw["size"], "%s size" % what, component, file)
+    url = raw.get("url", name)
+    if not isinstance(url, str) or not url or any(c in url for c in "\r\n\0"):
+        raise ManifestError("%s has an invalid url %r" % (what, url), component=component, file=file)
+    scheme = urlparse(url).scheme
+    if scheme and scheme not in ("http", "https", "file"):
+        raise ManifestError("%s url scheme '%s' is not supported (http, https, file or relative)" % (what, scheme),
+                            component=component, file=file)
+    resolved = urljoin(base_url, url) if base_url and not scheme else url
+    unpack = raw.get("unpack", default_unpack(name))
+    if not isinstance(unpack, bool):
+        raise ManifestError("%s unpack must be true or false" % what, component=component, file=file)
+    unpacked_size = raw.get("unpacked_size")
+    if unpacked_size is not None:
+        unpacked_size = _non_negative_int(unpacked_size, "%s unpacked_size" % what, component, file)
+    return Artifact(name, resolved, algorithm, digest.lower(), size, unpack, unpacked_size)
+
+
+def _parse_requires(raw, component, file):
+    if raw is None:
+        return {}, {}
+    if not isinstance(raw, dict):
+        raise ManifestError("requires must be a mapping with 'components' and/or 'host'", component=component, file=file)
+    _strict_keys(raw, REQUIRES_KEYS, "requires", component, file)
+    comps = raw.get("components") or {}
+    host = raw.get("host") or {}
+    if not isinstance(comps, dict) or not isinstance(host, dict):
+        raise ManifestError("requires.components and requires.host must be mappings of name: constraint",
+                            component=component, file=file)
+    req_c = {}
+    for name, spec in comps.items():
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise ManifestError("requires.components names an invalid component %r" % (name,), component=component, file=file)
+        parse_specifier(spec, "requirement on component '%s'" % name, component, file)
+        req_c[name] = spec
+    req_h = {}
+    for name, spec in host.items():
+        if not isinstance(name, str) or not CAPABILITY_RE.match(name):
+            raise ManifestError("requires.host names an invalid capability %r (lowercase letters, digits, _)" % (name,),
+                                component=component, file=file)
+        parse_specifier(spec, "requirement on host capability '%s'" % name, component, file)
+        req_h[name] = spec
+    return req_c, req_h
+
+
+def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANIFEST_SIZE):
+    """Parse and validate manifest bytes. ``base_url`` resolves relative artifact URLs."""
+    _require_deps()
+    if len(data) > max_size:
+        raise ManifestError("manifest is %d bytes, over the %d byte limit" % (len(data), max_size), file=source)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError("manifest is not UTF-8 text", file=source)
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # nosec - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ManifestError("manifest is not valid YAML: %s" % str(exc).replace("\n", " "), file=source)
+    if not isinstance(raw, dict):
+        raise ManifestError("manifest must be a YAML mapping with format, release, issued and components", file=source)
+    _strict_keys(raw, TOP_KEYS, "manifest", file=source)
+    fmt = raw.get("format")
+    if fmt != FORMAT_VERSION:
+        raise ManifestError("unsupported bundle format %r (this collection reads format %d)" % (fmt, FORMAT_VERSION), file=source)
+    release = raw.get("release")
+    parse_version(release, "release", file=source)
+    if "issued" not in raw:
+        raise ManifestError("manifest must say when it was issued (issued: 2026-11-23T10:00:00Z)", file=source)
+    issued = parse_time(raw["issued"], "issued", file=source)
+    expires = parse_time(raw["expires"], "expires", file=source) if raw.get("expires") is not None else None
+    if expires is not None and expires <= issued:
+        raise ManifestError("expires (%s) is not after issued (%s)" % (format_time(expires), format_time(issued)), file=source)
+    comps_raw = raw.get("components")
+    if not isinstance(comps_raw, list) or not comps_raw:
+        raise ManifestError("manifest must list at least one component under 'components'", file=source)
+    components = []
+    seen = set()
+    for index, craw in enumerate(comps_raw):
+        if not isinstance(craw, dict):
+            raise ManifestError("component #%d must be a mapping" % (index + 1), file=source)
+        name = craw.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+            raise ManifestError(
+                "component #%d has an invalid name %r: lowercase letters, digits, . _ - (at most 64 characters)" % (index + 1, name),
+                file=source)
+        if name in seen:
+            raise ManifestError("component '%s' is listed twice" % name, file=source)
+        seen.add(name)
+        _strict_keys(craw, COMPONENT_KEYS, "component", component=name, file=source)
+        version = craw.get("version")
+        parse_version(version, "version", component=name, file=source)
+        kind = craw.get("kind")
+        if kind not in KINDS:
+            raise ManifestError("kind %r is not one of %s" % (kind, ", ".join(KINDS)), component=name, file=source)
+        arts_raw = craw.get("artifacts")
+        if not isinstance(arts_raw, list) or not arts_raw:
+            raise ManifestError("component must list at least one artifact", component=name, file=source)
+        artifacts = []
+        names = set()
+        for aindex, araw in enumerate(arts_raw):
+            art = _parse_artifact(araw, aindex, name, base_url, source)
+            if art.name in names:
+                raise ManifestError("artifact '%s' is listed twice" % art.name, component=name, file=source)
+            names.add(art.name)
+            artifacts.append(art)
+        req_c, req_h = _parse_requires(craw.get("requires"), name, source)
+        if name in req_c:
+            raise ManifestError("component requires itself", component=name, file=source)
+        description = craw.get("description")
+        components.append(Component(name, version, kind, artifacts, req_c, req_h,
+                                    description=description if isinstance(description, str) else None))
+    description = raw.get("description")
+    return Manifest(release, issued, expires, components, source,
+                    description=description if isinstance(description, str) else None)
+
+
+def compare_releases(a, b):
+    """-1, 0 or 1 comparing two release strings by PEP 440 ordering."""
+    va, vb = parse_version(a, "release"), parse_version(b, "release")
+    return (va > vb) - (va < vb)
+
+
+def check_compatibility(selected, installed=None, host_capabilities=None, check_host=True):
+    """Check every requirement of the resolved set at once.
+
+    ``selected``: list of Component about to be installed.
+    ``installed``: mapping name -> {"version": str, "requires": {"components": {}, "host": {}}} of
+    what the host already runs (its ``current`` versions); selected components replace these.
+    ``host_capabilities``: mapping capability -> version string (None or missing = unknown).
+    ``check_host``: False skips host requirements (no host to compare against, e.g. a cache fill).
+    Returns the list of problems; raise with :func:`assert_compatible`.
+    """
+    _require_deps()
+    installed = installed or {}
+    host_capabilities = host_capabilities or {}
+    resolved = {}
+    for name, info in installed.items():
+        if info and info.get("version"):
+            resolved[name] = {"version": info["version"], "requires": info.get("requires") or {}, "origin": "installed"}
+    for comp in selected:
+        resolved[comp.name] = {"version": comp.version, "requires": comp.requires, "origin": "selected"}
+    problems = []
+    for name in sorted(resolved):
+        info = resolved[name]
+        requires = info["requires"] or {}
+        label = "%s %s" % (name, info["version"])
+        for dep, spec in sorted((requires.get("components") or {}).items()):
+            specs = SpecifierSet(spec)
+            if dep not in resolved:
+                problems.append("%s requires %s %s, which is neither selected nor installed" % (label, dep, spec))
+                continue
+            dep_version = host_version(resolved[dep]["version"])
+            if dep_version is None or not specs.contains(dep_version, prereleases=True):
+                verb = "would be installed" if resolved[dep]["origin"] == "selected" else "is installed"
+                problems.append("%s requires %s %s, but %s %s %s" % (label, dep, spec, dep, resolved[dep]["version"], verb))
+        for cap, spec in sorted((requires.get("host") or {}).items() if check_host else []):
+            specs = SpecifierSet(spec)
+            raw = host_capabilities.get(cap)
+            have = host_version(raw)
+            if have is None:
+                problems.append("%s requires host %s %s, but the host's %s version is unknown" % (label, cap, spec, cap))
+            elif not specs.contains(have, prereleases=True):
+                problems.append("%s requires host %s %s, but the host has %s" % (label, cap, spec, raw))
+    return problems
+
+
+def assert_compatible(selected, installed=None, host_capabilities=None, file=None, check_host=True):
+    problems = check_compatibility(selected, installed, host_capabilities, check_host=check_host)
+    if problems:
+        raise CompatibilityError(problems, file=file)

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: groundwork.infra contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to groundwork.infra: decide what a release changes on one host. Controller side."""
+
+from __future__ import annotations
+
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import RollbackError
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import (
+    check_compatibility,
+    compare_releases,
+)
+
+
+def artifact_key(artifacts):
+    key = []
+    for art in artifacts or []:
+        algorithm = "sha512" if art.get("sha512") else "sha256"
+        key.append((art.get("name"), algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack"))))
+    return sorted(key)
+
+
+def rollback_check(release, highest, allow_downgrade, dest):
+    """Refuse a release lower than the highest accepted at ``dest``; return the highest to record."""
+    if not highest:
+        return release
+    order = compare_releases(release, highest)
+    if order < 0 and not allow_downgrade:
+        raise RollbackError(
+            "release %s is lower than release %s, the highest already accepted at %s; "
+            "a downgrade needs allow_downgrade" % (release, highest, dest))
+    return highest if order < 0 else release
+
+
+def installed_for_compat(installed, selected):
+    """What stays installed (and so still constrains the set) once ``selected`` replaces its namesakes."""
+    names = set(c.name for c in selected)
+    out = {}
+    for name, info in (installed or {}).items():
+        if name in names or not info.get("current"):
+            continue
+        out[name] = {"version": info["current"], "requires": info.get("requires") or {}}
+    return out
+
+
+def plan_components(selected, installed, full=False):
+    """Per component: previous version and action (none, install, switch)."""
+    plan = []
+    for comp in selected:
+        info = (installed or {}).get(comp.name) or {}
+        previous = info.get("current")
+        same_current = previous == comp.version and artifact_key(info.get("artifacts")) == artifact_key(
+            [a.to_dict() for a in comp.artifacts])
+        if full and info.get("intact") is False:
+            same_current = False
+        if same_current:
+            action = "none"
+        elif comp.version in (info.get("versions") or []) and previous != comp.version:
+            action = "switch"
+        else:
+            action = "install"
+        plan.append({"name": comp.name, "version": comp.version, "kind": comp.kind, "previous": previous, "action": action})
+    return plan
+
+
+def compatibility(selected, installed, capabilities, check_host=True):
+    """Every unmet requirement of the set the host would run after this release."""
+    return check_compatibility(selected, installed_for_compat(installed, selected), capabilities, check_host=check_host)

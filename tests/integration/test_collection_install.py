@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright: groundwork.infra contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection builds into a Galaxy tarball that installs offline and works.
+
+ansible-galaxy collection build -> tarball (without development files)
+ansible-galaxy collection install <tarball> --offline -p <dir>
+ansible-doc for every module, from the installed copy only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+GALAXY = yaml.safe_load((ROOT / "galaxy.yml").read_text(encoding="utf-8"))
+NAMESPACE = GALAXY["namespace"]
+NAME = GALAXY["name"]
+FQCN = "%s.%s" % (NAMESPACE, NAME)
+MODULES = sorted(
+    p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if p.name != "__init__.py"
+)
+
+# Paths that must never ship in the tarball (development files).
+FORBIDDEN = (".venv", "build", ".git", "tests/output", ".ci", ".pytest_cache", ".ansible")
+
+
+def _tool(name):
+    """The ansible-* command of the interpreter running the tests."""
+    path = BIN / name
+    if not path.exists():
+        pytest.fail("%s not found next to %s: run the tests from the project virtualenv" % (name, sys.executable))
+    return str(path)
+
+
+def _env(collections_path, cwd):
+    """Environment that sees only the given collections directory for groundwork.*.
+
+    No ansible.cfg from the checkout (cwd is a scratch dir and ANSIBLE_CONFIG
+    points at an empty file), no PYTHONPATH that could expose the checkout.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    cfg = Path(cwd) / "ansible.cfg"
+    cfg.write_text("[defaults]\n", encoding="utf-8")
+    env["ANSIBLE_CONFIG"] = str(cfg)
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path)
+    env["ANSIBLE_NOCOLOR"] = "1"
+    # ansible-galaxy must not try to reach a server.
+    env["ANSIBLE_GALAXY_SERVER"] = "http://127.0.0.1:9/"
+    return env
+
+
+def _run(cmd, env, cwd):
+    proc = subprocess.run(cmd, env=env, cwd=str(cwd), capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, "%s failed (rc=%s)\nstdout:\n%s\nstderr:\n%s" % (
+        " ".join(cmd), proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Build the tarball once and install it offline; yield the paths."""
+    work = tmp_path_factory.mktemp("galaxy")
+    dist = work / "dist"
+    dist.mkdir()
+    env = _env(work / "collections", work)
+    _run([_tool("ansible-galaxy"), "collection", "build", str(ROOT), "--output-path", str(dist)], env, work)
+    tarballs = sorted(dist.glob("%s-%s-*.tar.gz" % (NAMESPACE, NAME)))
+    assert len(tarballs) == 1, "expected one tarball in %s, found %s" % (dist, tarballs)
+    install = work / "collections"
+    proc = _run([_tool("ansible-galaxy"), "collection", "install", "--offline", "-p", str(install), str(tarballs[0])],
+                env, work)
+    return {"work": work, "tarball": tarballs[0], "install": install, "env": env, "log": proc.stdout}
+
+
+def test_tarball_name_matches_galaxy_yml(built):
+    assert built["tarball"].name == "%s-%s-%s.tar.gz" % (NAMESPACE, NAME, GALAXY["version"])
+
+
+def test_tarball_has_no_development_files(built):
+    with tarfile.open(built["tarball"]) as tar:
+        names = [m.name.lstrip("./") for m in tar.getmembers()]
+    assert "MANIFEST.json" in names and "FILES.json" in names
+    leaked = sorted(
+        n for n in names
+        if any(n == f or n.startswith(f + "/") for f in FORBIDDEN) or "__pycache__" in n.split("/")
+    )
+    assert not leaked, "development files in the tarball: %s" % leaked[:20]
+
+
+def test_installed_tree(built):
+    installed = built["install"] / "ansible_collections" / NAMESPACE / NAME
+    assert installed.is_dir(), "install did not create %s:\n%s" % (installed, built["log"])
+    for rel in ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "plugins/module_utils/_bundle_errors.py"):
+        assert (installed / rel).is_file(), "%s missing from the installed collection" % rel
+    manifest = json.loads((installed / "MANIFEST.json").read_text(encoding="utf-8"))
+    info = manifest["collection_info"]
+    assert (info["namespace"], info["name"], info["version"]) == (NAMESPACE, NAME, GALAXY["version"])
+    files = json.loads((installed / "FILES.json").read_text(encoding="utf-8"))
+    listed = {f["name"] for f in files["files"]}
+    assert "plugins/module_utils/_bundle_errors.py" in listed
+
+
+def test_collection_list_sees_the_install(built):
+    proc = _run([_tool("ansible-galaxy"), "collection", "list", FQCN, "--format", "json",
+                 "-p", str(built["install"])], built["env"], built["work"])
+    found = json.loads(proc.stdout)
+    versions = {v["version"] for coll in found.values() for name, v in coll.items() if name == FQCN}
+    assert versions == {GALAXY["version"]}, proc.stdout
+
+
+@pytest.mark.skipif(not MODULES, reason="plugins/modules holds no module yet")
+@pytest.mark.parametrize("module", MODULES)
+def test_module_doc_from_installed_collection(built, module):
+    proc = _run([_tool("ansible-doc"), "-t", "module", "--json", "%s.%s" % (FQCN, module)],
+                built["env"], built["work"])
+    doc = json.loads(proc.stdout)
+    key = "%s.%s" % (FQCN, module)
+    assert key in doc, proc.stdout[:500]
+    # The documentation came from the installed copy, not the checkout.
+    filename = doc[key]["doc"].get("filename", "")
+    assert str(built["install"]) in filename, filename
