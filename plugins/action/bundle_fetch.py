@@ -94,7 +94,7 @@ class ActionModule(ActionBase):
             paths, downloaded, cached = self._fetch_artifacts(cache, selected, args)
             audit.update(files=len(paths), bytes=sum(a.size for c in selected for a in c.artifacts))
             out.update(components=[{"name": c.name, "version": c.version, "kind": c.kind, "action": "fetch"} for c in selected],
-                       verified=audit, downloaded_bytes=downloaded, cache_hits=cached, cache_dir=cache.root)
+                       verified=audit, downloaded_bytes=downloaded, cache_hits=cached, cache_dir=cache.cache_dir)
             return out
 
         state = self._host_state(args, task_vars)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import gzip
-import hashlib
 import os
 import stat
 import tarfile
@@ -52,9 +51,6 @@ _TYPE_NAMES = {
 _SPACE_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 _COMPRESSIONS = ("gz", "xz", "none")
 
-_filter_error_types = tuple(
-    cls for cls in (getattr(tarfile, "FilterError", None), getattr(tarfile, "TarError", None)) if cls is not None
-)
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) + ((lzma.LZMAError,) if lzma is not None else ())
 
 
@@ -253,7 +249,7 @@ def _scan(tar, bounded, limits, component, file):
     plans = []
     count = 0
     total = 0
-    member = None
+    member = last = None
 
     def reject(member_name, rule):
         return ArchiveError("unsafe member '%s': %s" % (_show(member_name), rule), component=component, file=file)
@@ -267,6 +263,7 @@ def _scan(tar, bounded, limits, component, file):
             raise ArchiveError("not a readable tar archive: %s" % (exc or type(exc).__name__), component=component, file=file) from None
         if member is None:
             break
+        last = member
         count += 1
         name = member.name
         if count > limits.max_members:
@@ -337,7 +334,7 @@ def _scan(tar, bounded, limits, component, file):
         except _Unsafe as exc:
             raise reject("/".join(parts), str(exc)) from None
 
-    _check_end(tar, bounded, member, component, file)
+    _check_end(tar, bounded, last, component, file)
     return plans
 
 
@@ -373,7 +370,7 @@ def _second_layer(member, target_dir, component, file):
         return
     try:
         data_filter(member, target_dir)
-    except _filter_error_types as exc:
+    except tarfile.TarError as exc:  # FilterError and its subclasses
         raise ArchiveError("unsafe member '%s': rejected by the tarfile data filter: %s" % (_show(member.name), exc), component=component, file=file) from None
 
 

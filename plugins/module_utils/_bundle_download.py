@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ansible.module_utils.urls import Request
+from ansible.module_utils.urls import Request, make_context
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     BundleError,
@@ -49,6 +49,8 @@ _STAMP_MAX = 64 * 1024
 _DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
 _HEX = frozenset("0123456789abcdef")
 _DIR_MODE = 0o700
+_TLS_CONTEXTS = {}
+_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 _FILE_MODE = 0o600
 
 
@@ -71,31 +73,43 @@ def _redact(url):
     """The URL without user:password, for messages."""
     try:
         parts = urllib.parse.urlsplit(url)
-    except ValueError:
+        if "@" not in parts.netloc:
+            return url
+        host = parts.netloc.rsplit("@", 1)[1]
+    except (TypeError, ValueError):
         return "<unparsable URL>"
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = "%s:%d" % (host, parts.port)
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def _source(url):
+def _source(url, component=None, file=None):
     """Return ("http", url) or ("file", local path) for a supported source."""
     if not isinstance(url, str) or not url:
-        raise DownloadError("source URL must be a non-empty string")
-    parts = urllib.parse.urlsplit(url)
+        raise DownloadError("source URL must be a non-empty string", component=component, file=file)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:
+        raise DownloadError("invalid URL: %s" % exc, component=component, file=file) from None
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         return "http", url
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise DownloadError("file:// URL names a remote host, which is not supported: %s" % _redact(url))
-        return "file", urllib.request.url2pathname(urllib.parse.unquote(parts.path))
+            raise DownloadError("file:// URL names a remote host, which is not supported: %s" % _redact(url),
+                                component=component, file=file)
+        return "file", urllib.request.url2pathname(parts.path)
     if scheme == "":
         return "file", url
-    raise DownloadError("unsupported URL scheme '%s' in %s (use http, https, file or a local path)" % (scheme, _redact(url)))
+    raise DownloadError("unsupported URL scheme '%s' in %s (use http, https, file or a local path)" % (scheme, _redact(url)),
+                        component=component, file=file)
+
+
+def _tls_context(validate_certs):
+    """One TLS context per process and mode: building one reads every CA certificate."""
+    key = bool(validate_certs)
+    context = _TLS_CONTEXTS.get(key)
+    if context is None:
+        context = _TLS_CONTEXTS[key] = make_context(validate_certs=key)
+    return context
 
 
 def _http_open(url, timeout, validate_certs, headers=None):
@@ -104,7 +118,8 @@ def _http_open(url, timeout, validate_certs, headers=None):
         http_agent=HTTP_AGENT,
         follow_redirects="safe",
         decompress=False,
-    ).open("GET", url, headers=headers or {}, timeout=timeout, validate_certs=validate_certs)
+    ).open("GET", url, headers=headers or {}, timeout=timeout, validate_certs=validate_certs,
+           context=_tls_context(validate_certs))
 
 
 def _http_failure(exc, timeout):
@@ -204,7 +219,7 @@ def _write_all(fd, view, component, file):
 
 
 def _storage_error(exc, doing, component, file):
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if exc.errno in _NO_SPACE:
         reason = "no space left on the cache filesystem while %s" % doing
     else:
         reason = "filesystem error while %s: %s" % (doing, exc.strerror or exc)
@@ -267,11 +282,11 @@ def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=
     parses the data. 4xx fails at once; 5xx, connection errors and timeouts are retried.
     """
     max_size = _check_size(max_size, "max_size", None, file)
-    kind, target = _source(url)
+    kind, target = _source(url, None, file)
     too_big = "larger than the %d byte limit" % max_size
 
     if kind == "file":
-        handle, _ = _open_local(target, None, file)
+        handle = _open_local(target, None, file)[0]
         with handle:
             try:
                 data = _read_capped(handle.read, max_size + 1)
@@ -350,14 +365,18 @@ class _CacheLock:
                 time.sleep(LOCK_POLL_INTERVAL)
                 continue
             try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+                held = os.fstat(fd)
+                current = os.stat(self.path)
+                same = (held.st_dev, held.st_ino) == (current.st_dev, current.st_ino)
             except FileNotFoundError:
                 same = False
+            except OSError as exc:
+                os.close(fd)
+                raise _storage_error(exc, "checking the cache lock", self.component, self.file) from None
             if same:
-                os.fchmod(fd, _FILE_MODE)
                 self.fd = fd
                 return self
-            os.close(fd)
+            os.close(fd)  # the holder removed it while we waited: lock the new one
 
     def __exit__(self, *exc_info):
         try:
@@ -483,7 +502,9 @@ class ArtifactCache:
     """Content-addressed cache: <cache_dir>/<algorithm>/<digest[:2]>/<digest>.
 
     Beside each artifact: <digest>.stamp (size, mtime, inode, digest of the verified file),
-    <digest>.part (download in progress, resumable) and <digest>.lock (held while working).
+    <digest>.part (download in progress, kept after a transient failure or a kill so the
+    next run resumes it) and <digest>.lock (flock, exists only while a run works on it).
+    Directories are created 0700 and files 0600 whatever the umask.
     """
 
     def __init__(self, cache_dir):
@@ -516,7 +537,7 @@ class ArtifactCache:
             raise IntegrityError("verify must be one of %s, got %r" % (", ".join(VERIFY_MODES), verify), component=component, file=file)
         algorithm, digest = self._validate(digest, algorithm, component, file)
         size = _check_size(size, "declared size", component, file)
-        kind, target = _source(url)
+        kind, target = _source(url, component, file)
         final = self.path_for(digest, algorithm)
         try:
             _private_dirs(os.path.dirname(final))
@@ -549,8 +570,7 @@ class ArtifactCache:
             raise _storage_error(exc, "checking the cached file", component, file) from None
         stamp_path = final + ".stamp"
         if info.st_size != size:
-            _unlink(stamp_path)
-            _unlink(final)
+            # Cannot be this artifact; a verified download replaces it, a failed one leaves it.
             return False
         if verify == "fast":
             stamp = self._read_stamp(stamp_path)

@@ -135,6 +135,11 @@ def hash_file(path, algorithm="sha256"):
     view = memoryview(buf)
     size = 0
     with open(path, "rb", buffering=0) as handle:
+        if hasattr(os, "posix_fadvise"):
+            try:
+                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead when not cached
+            except OSError:
+                pass
         readinto = handle.readinto
         update = hasher.update
         while True:

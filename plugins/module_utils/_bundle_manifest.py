@@ -57,6 +57,18 @@ class _UniqueKeyLoader(yaml.SafeLoader if HAS_DEPS else object):
     """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
 
 
+class _YamlFloat(float):
+    """A float read from YAML that remembers how it was written (``release: 1.10`` reads as 1.1)."""
+
+    yaml_text = None
+
+
+def _construct_float(loader, node):
+    value = _YamlFloat(yaml.SafeLoader.construct_yaml_float(loader, node))
+    value.yaml_text = node.value
+    return value
+
+
 def _construct_mapping(loader, node, deep=False):
     seen = set()
     for key_node, _value_node in node.value:
@@ -74,6 +86,7 @@ def _construct_mapping(loader, node, deep=False):
 
 if HAS_DEPS:
     _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 def parse_version(value, what, component=None, file=None):
@@ -81,8 +94,9 @@ def parse_version(value, what, component=None, file=None):
     _require_deps()
     if isinstance(value, bool) or not isinstance(value, str):
         if isinstance(value, (int, float)):
+            written = getattr(value, "yaml_text", None) or str(value)
             raise ManifestError(
-                "%s must be a quoted string, YAML read %r as a number (write \"%s\")" % (what, value, value),
+                "%s must be a quoted string: YAML reads %s as the number %r (write \"%s\")" % (what, written, value, written),
                 component=component, file=file)
         raise ManifestError("%s must be a string, got %s" % (what, type(value).__name__), component=component, file=file)
     if not VERSION_RE.match(value) or ".." in value:
@@ -94,6 +108,10 @@ def parse_version(value, what, component=None, file=None):
     except InvalidVersion:
         raise ManifestError("%s '%s' is not a valid version (PEP 440, for example 1.2.3 or 2026.11.0)" % (what, value),
                             component=component, file=file)
+
+
+_DOTTED_RE = re.compile(r"(?<![0-9A-Za-z.+~_-])v?(\d+(?:\.\d+)+)")
+_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z.+~_-])v?(\d+)")
 
 
 def host_version(value):
@@ -109,7 +127,11 @@ def host_version(value):
         return Version(text)
     except InvalidVersion:
         pass
-    match = re.search(r"v?(\d+(?:\.\d+)*)", text)
+    # A Debian epoch ("5:24.0.7-1~debian.12") is not part of the upstream version.
+    text = re.sub(r"^\d+:", "", text)
+    # Prefer a dotted number that stands on its own: not the "3" of "k3s version v1.30.2+k3s1",
+    # nor pieces of a suffix such as "deb12u1".
+    match = _DOTTED_RE.search(text) or _NUMBER_RE.search(text)
     if not match:
         return None
     try:
@@ -350,7 +372,8 @@ def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANI
         raise ManifestError("manifest must be a YAML mapping with format, release, issued and components", file=source)
     _strict_keys(raw, TOP_KEYS, "manifest", file=source)
     fmt = raw.get("format")
-    if fmt != FORMAT_VERSION:
+    # Exactly the integer 1: YAML true and 1.0 compare equal to 1 in Python.
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt != FORMAT_VERSION:
         raise ManifestError("unsupported bundle format %r (this collection reads format %d)" % (fmt, FORMAT_VERSION), file=source)
     release = raw.get("release")
     parse_version(release, "release", file=source)

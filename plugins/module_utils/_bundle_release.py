@@ -142,7 +142,11 @@ class Destination(object):
                 if entry.endswith(".json") and os.path.isdir(self.version_dir(name, entry[:-5])):
                     versions.append(entry[:-5])
             current = self.current_version(name)
-            info = {"current": current, "versions": versions, "path": self.component_dir(name)}
+            version_artifacts = {}
+            for version in versions:
+                version_artifacts[version] = (self.read_record(name, version) or {}).get("artifacts") or []
+            info = {"current": current, "versions": versions, "path": self.component_dir(name),
+                    "version_artifacts": version_artifacts}
             if current:
                 record = self.read_record(name, current) or {}
                 info.update({
@@ -332,6 +336,24 @@ class Destination(object):
         return removed
 
 
+def _clean_after_crash(destination):
+    """A run with nothing to change still removes what a killed run left in staging, if no run is active."""
+    staging = os.path.join(destination.meta, "staging")
+    try:
+        if not os.listdir(staging):
+            return
+    except OSError:
+        return
+    try:
+        destination.lock(0)
+    except (LockError, StorageError, OSError):
+        return  # another run is working (and cleans up itself), or we cannot write here: leave it
+    try:
+        destination.clean_stale_staging()
+    finally:
+        destination.unlock()
+
+
 def _artifact_key(artifacts):
     key = []
     for art in artifacts:
@@ -376,12 +398,16 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
     changed = any(p["action"] != "none" for p in plan) or state_changes
     result = {"changed": changed, "plan": plan, "dest": destination.path, "release": release,
               "verified": {"files": 0, "bytes": 0, "artifacts": []}, "pruned": {}}
-    if check_mode or not changed:
+    if check_mode:
+        return result
+    if not changed:
+        _clean_after_crash(destination)
         return result
 
     destination.lock(lock_timeout)
     created = []
     replaced = []
+    switched = []
     try:
         # Re-read under the lock: the compare-and-swap must hold while we work.
         state = destination.read_state()
@@ -423,7 +449,12 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
                     # A damaged or different copy of this version: replace it (it is not current or it failed verification).
                     aside = os.path.join(os.path.dirname(item["tree"]), "old")
                     os.rename(vdir, aside)
-                    replaced.append((vdir, aside))
+                    old_record = destination.record_path(name, version)
+                    record_aside = None
+                    if os.path.exists(old_record):
+                        record_aside = os.path.join(os.path.dirname(item["tree"]), "old.json")
+                        shutil.copy2(old_record, record_aside)
+                    replaced.append((name, version, aside, record_aside))
                 os.rename(item["tree"], vdir)
                 created.append((name, version))
                 record_dir = os.path.dirname(destination.record_path(name, version))
@@ -444,7 +475,12 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
         for comp, item in zip(components, plan):
             item.pop("tree", None)
             if item["action"] in ("install", "switch"):
-                destination.switch_current(comp["name"], comp["version"])
+                previous = destination.current_version(comp["name"])
+                try:
+                    if destination.switch_current(comp["name"], comp["version"]):
+                        switched.append((comp["name"], previous))
+                except OSError as exc:
+                    raise _storage_error(exc, "switching 'current'", component=comp["name"])
         new_state = dict(state)
         new_state["format"] = STATE_FORMAT
         new_state["release"] = release
@@ -453,25 +489,50 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
         elif not new_state.get("highest_release"):
             new_state["highest_release"] = release
         new_state["components"] = dict((c["name"], c["version"]) for c in components)
-        destination.write_state(new_state)
+        try:
+            destination.write_state(new_state)
+        except OSError as exc:
+            raise _storage_error(exc, "writing the destination state", file=os.path.join(destination.meta, STATE_FILE))
+        # Committed: from here on nothing is undone.
+        created = []
+        replaced = []
+        switched = []
         for comp in components:
-            pruned = destination.prune(comp["name"], keep)
+            try:
+                pruned = destination.prune(comp["name"], keep)
+            except OSError as exc:
+                result.setdefault("warnings", []).append(
+                    "could not prune old versions of %s under %s: %s" % (comp["name"], destination.path, exc))
+                continue
             if pruned:
                 result["pruned"][comp["name"]] = pruned
         for staging in staged:
             shutil.rmtree(staging, ignore_errors=True)
-        created = []
-        replaced = []
     finally:
-        # On failure: remove versions this run created, and any staging; current links were not moved.
+        # On failure: put back the current links this run moved, remove the versions it created, restore
+        # the copies it replaced, and clear staging.
+        for name, previous in reversed(switched):
+            try:
+                if previous:
+                    destination.switch_current(name, previous)
+                elif os.path.lexists(destination.current_link(name)):
+                    os.unlink(destination.current_link(name))
+            except OSError:
+                pass
         for name, version in created:
             shutil.rmtree(destination.version_dir(name, version), ignore_errors=True)
             if os.path.exists(destination.record_path(name, version)):
                 os.unlink(destination.record_path(name, version))
-        for vdir, aside in replaced:
-            # The copy this run replaced goes back; its record is gone, so the next run re-installs it.
-            if not os.path.lexists(vdir) and os.path.isdir(aside):
-                os.rename(aside, vdir)
+        for name, version, aside, record_aside in replaced:
+            # The copy this run replaced goes back, with the record that describes it.
+            vdir = destination.version_dir(name, version)
+            try:
+                if not os.path.lexists(vdir) and os.path.isdir(aside):
+                    os.rename(aside, vdir)
+                    if record_aside and os.path.isfile(record_aside):
+                        os.replace(record_aside, destination.record_path(name, version))
+            except OSError:
+                pass
         staging_root = os.path.join(destination.meta, "staging")
         if os.path.isdir(staging_root):
             for entry in os.listdir(staging_root):

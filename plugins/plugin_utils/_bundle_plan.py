@@ -44,18 +44,27 @@ def installed_for_compat(installed, selected):
 
 
 def plan_components(selected, installed, full=False):
-    """Per component: previous version and action (none, install, switch)."""
+    """Per component: previous version and action (none, install, switch).
+
+    "switch" means the host already keeps a copy of this version made from the same artifacts, so
+    nothing is transferred; bundle_install decides again on the host and re-installs a copy that
+    does not match, which needs the artifacts. So whenever the controller cannot tell that the kept
+    copy matches (no per-version record, or ``full`` verification, which the controller only has
+    for current versions) the plan is "install" and the artifacts go to the host.
+    """
     plan = []
     for comp in selected:
         info = (installed or {}).get(comp.name) or {}
         previous = info.get("current")
-        same_current = previous == comp.version and artifact_key(info.get("artifacts")) == artifact_key(
-            [a.to_dict() for a in comp.artifacts])
+        wanted = artifact_key([a.to_dict() for a in comp.artifacts])
+        same_current = previous == comp.version and artifact_key(info.get("artifacts")) == wanted
         if full and info.get("intact") is False:
             same_current = False
+        kept = (info.get("version_artifacts") or {}).get(comp.version)
         if same_current:
             action = "none"
-        elif comp.version in (info.get("versions") or []) and previous != comp.version:
+        elif (comp.version in (info.get("versions") or []) and previous != comp.version and not full
+              and kept is not None and artifact_key(kept) == wanted):
             action = "switch"
         else:
             action = "install"
