@@ -43,13 +43,16 @@ PYTEST_ARGS ?=
 SANITY_PYTHONS ?= 3.11
 export SANITY_PYTHONS
 
-.PHONY: help venv engine images collection-link unit integration lint sanity molecule test demo clean distclean clean-images
+.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo clean distclean clean-images
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 venv: ## Create/refresh .venv from requirements/ (skipped when up to date)
 	@PATH="$(ORIG_PATH)" $(ROOT)/scripts/venv.sh
+
+host-packages: ## Install the Debian packages the tests need (apt-get, when missing)
+	@$(ROOT)/scripts/docker-engine.sh --packages-only
 
 engine: ## Install host packages (docker.io, debootstrap, ...) and start dockerd
 	@$(ROOT)/scripts/docker-engine.sh
@@ -77,14 +80,14 @@ integration: venv collection-link ## Integration tests (pytest tests/integration
 lint: venv collection-link ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production
 
-sanity: venv ## ansible-test sanity on a copy of the collection (build/sanity)
+sanity: venv host-packages ## ansible-test sanity on a copy of the collection (build/sanity)
 	$(ROOT)/scripts/sanity.sh
 
 molecule: venv images collection-link ## molecule test for every molecule/<scenario>
 	$(ROOT)/scripts/molecule.sh
 
 # Cheap checks first: a failure stops the run before the slow ones.
-test: venv collection-link unit integration lint sanity engine images molecule ## Everything CI runs
+test: venv host-packages collection-link unit integration lint sanity engine images molecule ## Everything CI runs
 
 demo: venv images collection-link ## Run scripts/demo.sh
 	$(ROOT)/scripts/demo.sh

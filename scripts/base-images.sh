@@ -99,7 +99,9 @@ remove_rootfs() {
     local dir="$1" m
     [[ -d "$dir" ]] || return 0
     while read -r m; do
-        [[ -n "$m" && "$m" != "$dir" ]] && umount -l "$m" 2>/dev/null || true
+        if [[ -n "$m" && "$m" != "$dir" ]]; then
+            umount -l "$m" 2>/dev/null || true
+        fi
     done < <(findmnt -R -n -l -o TARGET --target "$dir" 2>/dev/null | grep -F "$dir/" | sort -r || true)
     rm -rf --one-file-system "$dir"
 }

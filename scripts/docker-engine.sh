@@ -3,12 +3,15 @@
 # engine answers `docker info`.
 #
 # - installs the missing Debian packages (docker.io, debootstrap, minisign,
-#   rsync, openssh-client, busybox-static, ...) with apt-get;
+#   rsync, openssh-client, busybox-static, shellcheck, ...) with apt-get;
 # - starts dockerd in the background when no engine answers (systemd is not
 #   PID 1 on these machines, so there is no service manager to ask);
 # - waits until `docker info` succeeds, or fails with the daemon's log.
 #
 # Idempotent: does nothing when everything is installed and running.
+#
+# Usage: scripts/docker-engine.sh [--packages-only]
+#   --packages-only   install the host packages, leave the engine alone
 #
 # Environment:
 #   DOCKERD_LOG       log file of a dockerd started here (default /var/log/dockerd.log)
@@ -31,6 +34,7 @@ declare -A PACKAGES=(
     [git]=git
     [make]=make
     [iptables]=/usr/sbin/iptables
+    [shellcheck]=shellcheck
 )
 
 log() { printf 'docker-engine: %s\n' "$*" >&2; }
@@ -108,5 +112,8 @@ start_engine() {
     log "engine ready after ${waited}s ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
 }
 
-install_missing
-start_engine
+case "${1:-}" in
+    "") install_missing; start_engine ;;
+    --packages-only) install_missing ;;
+    *) log "unknown argument '$1' (usage: $0 [--packages-only])"; exit 2 ;;
+esac

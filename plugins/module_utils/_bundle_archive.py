@@ -75,11 +75,13 @@ class _Unsafe(Exception):
     """Internal: a rule was broken; the caller adds member and file context."""
 
 
-def _show(text):
-    """A member name fit for a one-line message."""
-    if isinstance(text, str) and text.isprintable():
-        return text
-    return repr(text)[1:-1]
+def _show(text, limit=200):
+    """A member name fit for a one-line message: escaped and at most ``limit`` characters."""
+    if not (isinstance(text, str) and text.isprintable()):
+        text = repr(text)[1:-1]
+    if len(text) > limit:
+        return "%s...(%d characters)" % (text[:limit], len(text))
+    return text
 
 
 def _check_text(text, what, max_length):

@@ -208,10 +208,13 @@ class PlaybookRunner:
             encoding="utf-8")
         self.env = tool_env(self.workdir)
 
-    def write(self, tasks, hosts="localhost", gather_facts=False, name=None):
+    def write(self, tasks=None, hosts="localhost", gather_facts=False, name=None, plays=None):
+        """One play of ``tasks`` on ``hosts``, or the given ``plays`` (dicts with hosts, tasks, ...)."""
         path = self.workdir / ("%s-%03d.yml" % (name or "play", next(_COUNTER)))
-        play = [{"name": name or "test", "hosts": hosts, "gather_facts": gather_facts, "tasks": tasks}]
-        path.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
+        if plays is None:
+            plays = [{"hosts": hosts, "gather_facts": gather_facts, "tasks": tasks}]
+        plays = [dict({"name": name or "test", "gather_facts": False}, **play) for play in plays]
+        path.write_text(yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
         return path
 
     def command(self, path, check=False, diff=False, extra=()):
@@ -222,7 +225,7 @@ class PlaybookRunner:
             cmd.append("--diff")
         return cmd + list(extra)
 
-    def start(self, tasks, check=False, diff=False, **kwargs):
+    def start(self, tasks=None, check=False, diff=False, **kwargs):
         path = self.write(tasks, **kwargs)
         proc = subprocess.Popen(self.command(path, check, diff), env=self.env, cwd=str(self.workdir),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -238,7 +241,7 @@ class PlaybookRunner:
             stdout, stderr = proc.communicate()
         return PlaybookRun(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), path)
 
-    def __call__(self, tasks, check=False, diff=False, **kwargs):
+    def __call__(self, tasks=None, check=False, diff=False, **kwargs):
         return self.finish(self.start(tasks, check=check, diff=diff, **kwargs))
 
 

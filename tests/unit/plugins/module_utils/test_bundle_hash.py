@@ -138,27 +138,6 @@ def test_hash_file_reads_whole_blocks_into_one_buffer(tmp_path, monkeypatch):
     assert len({ident for ident, _size in buffers}) == 1
 
 
-def test_hash_file_speed_close_to_hashlib(tmp_path):
-    """Target >= 0.9 of in-memory hashlib; asserted loosely (0.5) because CI machines are shared and noisy."""
-    data = os.urandom(16 * MIB)
-    path = tmp_path / "big"
-    path.write_bytes(data)
-    bh.hash_file(str(path))  # warm the page cache
-
-    def best(func):
-        times = []
-        for _attempt in range(5):
-            start = time.perf_counter()
-            func()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    memory = best(lambda: hashlib.sha256(data).hexdigest())
-    disk = best(lambda: bh.hash_file(str(path)))
-    ratio = memory / disk
-    assert ratio >= 0.5, "hash_file runs at %.2f of in-memory hashlib speed" % ratio
-
-
 # --------------------------------------------------------------------------- copy_verified
 
 PAYLOAD = os.urandom(3 * MIB + 123)

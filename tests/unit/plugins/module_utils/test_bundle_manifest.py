@@ -341,7 +341,7 @@ def test_expired_manifest_refused_and_override():
     assert info.value.file == SOURCE
     manifest.check_expiry(now=now, allow_expired=True)
     manifest.check_expiry(now=datetime.datetime(2026, 12, 1, tzinfo=UTC))
-    # Without an explicit time the real clock is used: this manifest is long expired... or not yet.
+    # Without an explicit time the real clock is used.
     data = base()
     data["issued"], data["expires"] = "2020-01-01T00:00:00Z", "2020-02-01T00:00:00Z"
     with pytest.raises(ManifestError, match="expired at 2020-02-01T00:00:00Z"):
