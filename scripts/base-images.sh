@@ -186,6 +186,8 @@ build_debian() {
         ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
     done
 
+    local old_id
+    old_id="$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
     tar -C "$rootfs" --numeric-owner -c . | docker import \
         --change 'ENV container=docker' \
         --change 'CMD ["/lib/systemd/systemd"]' \
@@ -195,6 +197,10 @@ build_debian() {
         - "$tag" >/dev/null
     remove_rootfs "$rootfs"
     trap - EXIT
+    # The image this one replaces (--force, new recipe) is left untagged: drop it.
+    if [[ -n "$old_id" && "$old_id" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]]; then
+        docker image rm "$old_id" >/dev/null 2>&1 || true
+    fi
     log "$tag: imported in $((SECONDS - start))s ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%d MB", $1 / 1000000 }'))"
     check_systemd_image "$tag"
 }

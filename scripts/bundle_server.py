@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A plain HTTP file server on 127.0.0.1 for the demo and the molecule scenarios.
 
 It serves a directory of built releases and appends one JSON line per request

@@ -21,6 +21,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError, CompatibilityError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec import FETCH_SPEC
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan import (
+    cache_fill_compatibility,
     compatibility,
     plan_components,
     rollback_check,
@@ -84,7 +85,7 @@ class ActionModule(ActionBase):
 
         if not args["dest"]:
             # Controller cache fill only (run once before delivering to many hosts, or before going offline).
-            problems = compatibility(selected, {}, {}, check_host=False)
+            problems = cache_fill_compatibility(selected)
             if problems:
                 raise CompatibilityError(problems, file=audit["manifest"])
             if self._task.check_mode:

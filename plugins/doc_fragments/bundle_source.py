@@ -46,8 +46,8 @@ options:
     default: false
   host_capabilities:
     description:
-      - Versions of host capabilities that components may require, for example
-        C({docker_engine: "26.1.5", docker_compose: "2.26.1", k3s: "v1.30.2+k3s1"}).
+      - "Versions of host capabilities that components may require, for example
+        C(docker_engine: 26.1.5), C(docker_compose: 2.26.1) or C(k3s: v1.30.2+k3s1)."
       - C(python), C(kernel) and C(systemd) are filled in from gathered facts when
         facts are available; values given here win.
     type: dict

@@ -21,11 +21,13 @@ description:
     C(manifest.yaml.minisig) beside it. The real C(minisign -V) accepts the signature.
   - Idempotent. When the archives and the manifest content are unchanged, nothing is
     rewritten and the original issue time is kept.
-  - Meant to run where releases are built (the controller or a CI job), usually with
-    C(delegate_to: localhost). Archiving uses the Python standard library. Signing needs
-    the C(cryptography) library, which ansible-core depends on.
+  - Meant to run where releases are built (the controller or a CI job), usually delegated
+    to C(localhost). Archiving uses the Python standard library. Signing needs the
+    C(cryptography) library, which ansible-core depends on.
 author:
-  - groundwork.infra contributors
+  - groundwork.infra maintainers (@groundwork-infra)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

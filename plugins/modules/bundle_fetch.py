@@ -32,9 +32,11 @@ description:
     rollout, or before going offline).
   - A re-run with nothing changed downloads nothing, copies nothing and reports no change.
 author:
-  - groundwork.infra contributors
+  - groundwork.infra maintainers (@groundwork-infra)
 extends_documentation_fragment:
   - groundwork.infra.bundle_source
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -46,6 +48,10 @@ attributes:
     platforms: posix
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
 options:
   manifest:
     description:
@@ -186,7 +192,7 @@ host_capabilities:
 error:
   description: On failure, the kind of error (manifest, signature, integrity, archive, compatibility,
     download, rollback, lock, storage), the component and file concerned, and the reason.
-    Compatibility errors also list every unmet requirement in RV(error.problems).
+    Compatibility errors also list every unmet requirement under C(problems).
   returned: failure
   type: dict
   sample: {"kind": "rollback", "component": null, "file": null,

@@ -22,9 +22,11 @@ description:
   - The manifest part runs in an action plugin on the controller; the host part runs with the
     Python standard library only.
 author:
-  - groundwork.infra contributors
+  - groundwork.infra maintainers (@groundwork-infra)
 extends_documentation_fragment:
   - groundwork.infra.bundle_source
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -35,6 +37,10 @@ attributes:
     platforms: posix
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
 options:
   dest:
     description:
@@ -107,7 +113,7 @@ verified:
   sample: {"manifest_sha256": "3b1f...", "signed": true, "key_id": "4B1C9A8E2F3D7A60"}
 installed:
   description: Per component found under O(dest), its current version, versions on disk, the release
-    it came from and its recorded requirements; with O(verify=full) also RV(installed.name.intact).
+    it came from and its recorded requirements; with O(verify=full) also C(intact) and C(problems).
   returned: when O(dest) is set
   type: dict
   sample: {"hello-web": {"current": "1.0.0", "versions": ["0.9.0", "1.0.0"], "release": "2026.10.0"}}

@@ -24,7 +24,9 @@ description:
     current release untouched; the next run removes its staging files.
   - Runs on the managed host with the Python standard library only.
 author:
-  - groundwork.infra contributors
+  - groundwork.infra maintainers (@groundwork-infra)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -182,7 +184,8 @@ verified:
   description: What was checked on the host in this run.
   returned: always
   type: dict
-  sample: {"files": 3, "bytes": 20480, "artifacts": [{"component": "hello-web", "name": "hello-web-1.0.0.tar.gz", "algorithm": "sha256", "digest": "0f6c...", "bytes": 20480}]}
+  sample: {"files": 3, "bytes": 20480, "artifacts": [{"component": "hello-web", "name": "hello-web-1.0.0.tar.gz",
+                                                      "algorithm": "sha256", "digest": "0f6c...", "bytes": 20480}]}
 pruned:
   description: Old versions removed per component.
   returned: always

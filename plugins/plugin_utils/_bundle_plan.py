@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import RollbackError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import (
     check_compatibility,
@@ -75,3 +77,19 @@ def plan_components(selected, installed, full=False):
 def compatibility(selected, installed, capabilities, check_host=True):
     """Every unmet requirement of the set the host would run after this release."""
     return check_compatibility(selected, installed_for_compat(installed, selected), capabilities, check_host=check_host)
+
+
+def cache_fill_compatibility(selected):
+    """Problems a controller-only cache fill can judge: requirements between the selected components.
+
+    Without a host there is no installed set and no capabilities, so a requirement on a component
+    that is not selected (it may well be installed on the hosts) cannot be judged here; the delivery
+    checks it against each host.
+    """
+    names = set(c.name for c in selected)
+    judged = []
+    for comp in selected:
+        comp = copy.copy(comp)
+        comp.requires_components = dict((k, v) for k, v in comp.requires_components.items() if k in names)
+        judged.append(comp)
+    return check_compatibility(judged, {}, {}, check_host=False)

@@ -6,9 +6,9 @@
 * ``bundle_server``: a real threaded HTTP server on 127.0.0.1 that serves a directory
   and counts the requests per path (and can stream endless data on chosen paths);
 * ``minisign_keys``: two key pairs made by the real ``minisign -G -W``;
-* ``run_playbook``: writes a playbook, runs ``ansible-playbook`` against localhost
-  (local connection, the test interpreter) and returns the per-task results of the
-  ``ansible.posix.json`` stdout callback.
+* ``playbook_runner`` / ``session_runner``: write a playbook, run the real
+  ``ansible-playbook`` against localhost (local connection, the test interpreter) and
+  return the per-task results of the ``ansible.posix.json`` stdout callback.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import http.server
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,8 +132,10 @@ def minisign_keys(tmp_path_factory):
         subprocess.run([MINISIGN, "-G", "-W", "-p", str(pub), "-s", str(sec)], check=True, capture_output=True,
                        stdin=subprocess.DEVNULL, timeout=60)
         comment, key_line = pub.read_text().splitlines()[:2]
-        key_id = comment.rsplit(" ", 1)[-1]  # "untrusted comment: minisign public key 86828CBC08C18EBF"
-        assert len(key_id) == 16, comment
+        # "untrusted comment: minisign public key 86828CBC08C18EBF"; minisign prints the id with %X, so
+        # an id with leading zeros is shorter: pad it to the 16 digits the collection reports.
+        key_id = comment.rsplit(" ", 1)[-1].zfill(16)
+        assert re.match(r"^[0-9A-F]{16}$", key_id), comment
         keys[name] = {"pub": str(pub), "key": str(sec), "key_id": key_id, "line": key_line}
     return keys
 
@@ -245,9 +248,10 @@ class PlaybookRunner:
         return self.finish(self.start(tasks, check=check, diff=diff, **kwargs))
 
 
-@pytest.fixture
-def run_playbook(tmp_path):
-    return PlaybookRunner(tmp_path / "ansible")
+@pytest.fixture(scope="session")
+def playbook_runner():
+    """The PlaybookRunner class: ``playbook_runner(workdir)`` makes a runner with its own inventory and config."""
+    return PlaybookRunner
 
 
 @pytest.fixture(scope="session")

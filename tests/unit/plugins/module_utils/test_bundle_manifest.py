@@ -494,7 +494,8 @@ def test_prerelease_component_versions_satisfy_ranges():
 ])
 def test_compare_releases(a, b, expected):
     assert compare_releases(a, b) == expected
-    assert compare_releases(b, a) == -expected
+    first, second = b, a  # the same pair the other way round
+    assert compare_releases(first, second) == -expected
 
 
 def test_compare_releases_refuses_invalid():

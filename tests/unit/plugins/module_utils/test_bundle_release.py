@@ -451,7 +451,10 @@ def test_failure_after_switching_restores_current(b, dest, monkeypatch):
 
 def test_failure_after_switching_restores_replaced_copy(b, dest, monkeypatch):
     installed_v1(b, dest)
-    monkeypatch.setattr(Destination, "write_state", lambda self, data: (_ for _ in ()).throw(OSError(errno.EIO, "EIO")))
+    def broken_write_state(self, data):
+        raise OSError(errno.EIO, "EIO")
+
+    monkeypatch.setattr(Destination, "write_state", broken_write_state)
     record_path = os.path.join(dest, ".groundwork", "records", "web", "1.0.0.json")
     record = read(record_path)
     with pytest.raises(StorageError):
@@ -687,13 +690,13 @@ def small_fs(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("mounting a 1 MiB tmpfs needs root")
     proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", mount],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         pytest.skip("cannot mount a tmpfs here: %s" % proc.stdout.decode(errors="replace").strip())
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", mount])
+        subprocess.run(["umount", "-l", mount], check=False)
 
 
 def _incompressible(b):

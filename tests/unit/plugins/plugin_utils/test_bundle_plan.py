@@ -64,8 +64,8 @@ def test_equal_or_higher_passes(release, highest, expected):
 # -- plan_components -----------------------------------------------------------
 
 def comp(name, version, digest=SHA_A, requires=None):
-    return Component(name, version, "files", [Artifact(name + ".tar.gz", "https://x.invalid/" + name + ".tar.gz", "sha256",
-                                                      digest, 100, True)], requires or {}, {})
+    artifact = Artifact(name + ".tar.gz", "https://x.invalid/" + name + ".tar.gz", "sha256", digest, 100, True)
+    return Component(name, version, "files", [artifact], requires or {}, {})
 
 
 def record_artifacts(name, digest=SHA_A):
