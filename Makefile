@@ -43,7 +43,7 @@ PYTEST_ARGS ?=
 SANITY_PYTHONS ?= 3.11
 export SANITY_PYTHONS
 
-.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo clean distclean clean-images
+.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo demo-check demo-clean clean distclean clean-images
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -87,10 +87,19 @@ molecule: venv images collection-link ## molecule test for every molecule/<scena
 	$(ROOT)/scripts/molecule.sh
 
 # Cheap checks first: a failure stops the run before the slow ones.
-test: venv host-packages collection-link unit integration lint sanity engine images molecule ## Everything CI runs
+test: venv host-packages collection-link unit integration lint sanity engine images molecule demo-check ## Everything CI runs
 
 demo: venv images collection-link ## Run scripts/demo.sh
 	$(ROOT)/scripts/demo.sh
+
+demo-check: venv images collection-link ## The demo as a test: a fresh lab, scripts/demo.sh, then remove the lab
+	$(MAKE) demo-clean
+	$(ROOT)/scripts/demo.sh
+	$(MAKE) demo-clean
+
+demo-clean: ## Stop and remove the demo lab (containers and build/demo)
+	docker rm -f lab-bookworm lab-trixie >/dev/null 2>&1 || true
+	rm -rf $(BUILD)/demo
 
 clean: ## Remove build/, test output and caches (keeps .venv and images)
 	rm -rf $(BUILD) $(ROOT)/tests/output $(ROOT)/.pytest_cache $(ROOT)/.ansible $(ROOT)/groundwork-infra-*.tar.gz
