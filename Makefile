@@ -74,7 +74,7 @@ collection-link: ## Link build/collections/ansible_collections/groundwork/infra 
 unit: venv collection-link ## Unit tests (pytest tests/unit)
 	$(BIN)/pytest tests/unit -q --junitxml=$(REPORTS)/unit.xml $(PYTEST_ARGS)
 
-integration: venv collection-link ## Integration tests (pytest tests/integration)
+integration: venv host-packages collection-link ## Integration tests (pytest tests/integration)
 	$(BIN)/pytest tests/integration -q --junitxml=$(REPORTS)/integration.xml $(PYTEST_ARGS)
 
 lint: venv collection-link ## ansible-lint, production profile

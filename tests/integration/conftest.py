@@ -63,7 +63,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.end_headers()  # no Content-Length: the body ends when the connection closes
             block = b"\0" * 65536
             try:
-                for _ in range(16 * 1024):  # at most 1 GiB, far more than any declared size
+                for dummy in range(16 * 1024):  # at most 1 GiB, far more than any declared size
                     self.wfile.write(block)
             except (BrokenPipeError, ConnectionResetError):
                 pass
@@ -207,7 +207,10 @@ class PlaybookRunner:
         self.inventory.write_text(
             "localhost ansible_connection=local ansible_python_interpreter=%s\n"
             "# A host on which no module can run: its Python does not exist.\n"
-            "nomodules ansible_connection=local ansible_python_interpreter=/nonexistent/bin/python3\n" % sys.executable,
+            "nomodules ansible_connection=local ansible_python_interpreter=/nonexistent/bin/python3\n"
+            "[pair]\n"
+            "host1 ansible_connection=local ansible_python_interpreter=%s\n"
+            "host2 ansible_connection=local ansible_python_interpreter=%s\n" % ((sys.executable,) * 3),
             encoding="utf-8")
         self.env = tool_env(self.workdir)
 

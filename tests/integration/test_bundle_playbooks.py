@@ -5,14 +5,15 @@
 
 Releases are built with groundwork.infra.bundle_build and signed with keys made by the
 real ``minisign -G -W``; groundwork.infra.bundle_fetch and bundle_info deliver and
-inspect them on localhost (local connection, destinations under tmp_path). Threat
-numbers refer to docs/bundle-threats.md (shared docs).
+inspect them on localhost (local connection, destinations under tmp_path). "Threat N"
+refers to row N of the bundle threat list (bundle-threats.md).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import random
@@ -21,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -55,7 +57,7 @@ print(json.dumps(out, sort_keys=True))
 
 
 def snapshot(root):
-    """Same as SNAPSHOT_SCRIPT, in this process."""
+    """SNAPSHOT_SCRIPT run from the test: {relative path: [type, mode, sha256 or link target]}."""
     proc = subprocess.run([sys.executable, "-c", SNAPSHOT_SCRIPT, str(root)], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout)
 
@@ -317,6 +319,29 @@ def _escape_site(lab):
     return site
 
 
+def _evil_archive_site(lab):
+    """A signed release whose archive matches its digest but holds a member that climbs out ('../')."""
+    site = lab.site("evil-archive")
+    art_dir = site / "artifacts"
+    art_dir.mkdir(parents=True)
+    archive = art_dir / "evil-1.5.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, body in (("ok.txt", b"fine\n"), ("../../escaped.txt", b"gotcha\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    manifest = {
+        "format": 1, "release": "2026.8.0", "issued": "2026-01-01T00:00:00Z",
+        "components": [{"name": "app", "version": "1.5.0", "kind": "files", "artifacts": [
+            {"name": archive.name, "url": "artifacts/" + archive.name, "sha256": sha256_file(archive),
+             "size": archive.stat().st_size}]}],
+    }
+    (site / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    subprocess.run([MINISIGN, "-S", "-s", lab.keys["a"]["key"], "-m", str(site / "manifest.yaml")],
+                   check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    return site
+
+
 @pytest.fixture(scope="module")
 def refusals(built, bundle_server, minisign_keys, playbook_runner, tmp_path_factory):
     lab = Lab(bundle_server, minisign_keys, built["releases"], playbook_runner, tmp_path_factory.mktemp("refusals"))
@@ -332,6 +357,7 @@ def refusals(built, bundle_server, minisign_keys, playbook_runner, tmp_path_fact
         "endless": lab.publish("r2", as_name="endless"),
         "huge": lab.site("huge"),
         "escape": _escape_site(lab),
+        "evil-archive": _evil_archive_site(lab),
     }
     lab.server.stream_endless("/%s/endless/artifacts/app/1.1.0/app-1.1.0.tar.gz" % lab.tmp.name)
     sites["huge"].mkdir(parents=True)
@@ -360,6 +386,7 @@ def refusals(built, bundle_server, minisign_keys, playbook_runner, tmp_path_fact
         lab.fetch("real manifest over a small cap", lab.base_url("r1"), max_manifest_size=256),
         lab.fetch("escape, signed", lab.url(sites["escape"]), dest=escape_dest),
         lab.fetch("escape, unsigned", lab.url(sites["escape"]), dest=escape_dest, keys=()),
+        lab.fetch("evil archive", lab.url(sites["evil-archive"])),
         {"name": "host-side check", "ignore_errors": True, "groundwork.infra.bundle_install": {
             "dest": str(lab.dest), "release": "2026.2.0",
             "components": [{"name": "app", "version": "1.1.0", "artifacts": [
@@ -486,6 +513,20 @@ def test_manifest_size_capped_before_parsing(refusals):
     assert "larger than the 256 byte limit" in error["reason"]
 
 
+def test_unsafe_archive_refused_on_the_host(refusals):
+    """Threat 9: an archive with the right digest but a '../' member is refused as a whole on the host."""
+    error = _refused(refusals, "evil archive", "archive")
+    assert error["component"] == "app" and error["file"] == "evil-1.5.0.tar.gz"
+    assert "../../escaped.txt" in error["reason"]
+    assert refusals["run"]["evil archive"]["changed"] is False
+    lab = refusals["lab"]
+    assert not (lab.dest / "app" / "1.5.0").exists()
+    assert not list(lab.tmp.rglob("escaped.txt")) and not (lab.tmp.parent / "escaped.txt").exists()
+    assert list((lab.dest / ".groundwork" / "staging").iterdir()) == []
+    # it did reach the host: the download and the digest were fine
+    assert len(lab.artifact_requests(refusals["sites"]["evil-archive"])) == 1
+
+
 def test_component_name_escaping_dest_refused(refusals):
     """Threat 11: a component named '../../etc' is refused, even in a validly signed manifest."""
     for task in ("escape, signed", "escape, unsigned"):
@@ -500,7 +541,8 @@ def test_component_name_escaping_dest_refused(refusals):
 def test_deliver_signed_release(lab):
     """Threat 18: a delivery says what it verified; the host gets the documented layout."""
     site = lab.publish("r1")
-    run = lab.run([lab.fetch("deliver", lab.url(site))])
+    # the trusted key as text (what a lookup of the .pub file gives), not a path
+    run = lab.run([lab.fetch("deliver", lab.url(site), trusted_keys=[Path(lab.keys["a"]["pub"]).read_text()])])
     res = succeeded(run["deliver"])
     assert res["changed"] is True
     assert res["release"] == "2026.1.0"
@@ -545,6 +587,7 @@ def test_rerun_downloads_nothing_and_full_verify_repairs(lab):
         lab.snapshot_task("after second"),
         {"name": "damage an installed file", "ansible.builtin.copy": {"dest": str(conf), "content": "version = evil\n"}},
         lab.fetch("fast after damage", lab.url(site)),
+        lab.info("inspect after damage", dest=lab.dest, verify="full"),
         lab.fetch("full after damage", lab.url(site), verify="full"),
         lab.fetch("full again", lab.url(site), verify="full"),
     ])
@@ -556,6 +599,9 @@ def test_rerun_downloads_nothing_and_full_verify_repairs(lab):
     assert second["verified"]["signed"] is True and second["verified"]["files"] == 0
     # fast trusts the install record; full re-hashes, notices the damage and re-delivers from the cache
     assert succeeded(run["fast after damage"])["changed"] is False
+    inspected = succeeded(run["inspect after damage"])["installed"]
+    assert inspected["app"]["intact"] is False and inspected["tool"]["intact"] is True
+    assert any("etc/app.conf" in p for p in inspected["app"]["problems"]), inspected["app"]["problems"]
     full = succeeded(run["full after damage"])
     assert full["changed"] is True
     assert {c["name"]: c["action"] for c in full["components"]} == {"app": "install", "tool": "none"}
@@ -620,8 +666,8 @@ def test_bundle_build_idempotent_and_reproducible(lab, built, tmp_path):
     run = lab.run([
         build("again", tmp_path / "out1"),
         build("elsewhere", tmp_path / "out2"),
-        {"name": "change a source", "ansible.builtin.copy": {"dest": str(work / "app" / "etc" / "app.conf"),
-                                                              "content": "version = changed\n"}},
+        {"name": "change a source",
+         "ansible.builtin.copy": {"dest": str(work / "app" / "etc" / "app.conf"), "content": "version = changed\n"}},
         build("changed", tmp_path / "out3"),
     ])
     again = succeeded(run["again"])
@@ -737,6 +783,20 @@ def test_two_runs_at_once(lab):
     # a third run re-hashes everything and finds it in place
     rerun = lab.run([lab.fetch("deliver", lab.url(site), verify="full")])
     assert succeeded(rerun["deliver"])["changed"] is False
+
+
+def test_parallel_hosts_share_one_download(lab):
+    """Two hosts of one play (forks) deliver the same release: one download, both hosts served."""
+    site = lab.publish("r1", as_name="pair")
+    task = lab.fetch("deliver", lab.url(site), dest=str(lab.tmp / "{{ inventory_hostname }}"))
+    run = lab.run([task], hosts="pair")
+    results = [succeeded(run["deliver@host1"]), succeeded(run["deliver@host2"])]
+    assert all(r["changed"] for r in results)
+    assert sum(r["downloaded_bytes"] for r in results) == lab.artifact_bytes("r1")
+    assert sum(r["cache_hits"] for r in results) == 2  # each artifact: one download, one cache hit
+    assert sorted(lab.artifact_requests(site).values()) == [1, 1]
+    for host in ("host1", "host2"):
+        assert (lab.tmp / host / "tool" / "current" / "tool").read_bytes() == _payload("tool-1.0.0", 160 * 1024)
 
 
 # =========================================================================== bundle_info and the cache
