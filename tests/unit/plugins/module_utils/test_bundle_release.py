@@ -451,6 +451,7 @@ def test_failure_after_switching_restores_current(b, dest, monkeypatch):
 
 def test_failure_after_switching_restores_replaced_copy(b, dest, monkeypatch):
     installed_v1(b, dest)
+
     def broken_write_state(self, data):
         raise OSError(errno.EIO, "EIO")
 
