@@ -53,6 +53,11 @@ class ActionModule(ActionBase):
         return result
 
     # ------------------------------------------------------------------
+    def _host_reads_controller_files(self):
+        """True for a local connection without become: the module runs here, as us."""
+        transport = getattr(self._connection, "transport", "") or ""
+        return transport.split(".")[-1] == "local" and not self._play_context.become
+
     def _host_state(self, args, task_vars):
         info = self._execute_module(
             module_name="groundwork.infra.bundle_info",
@@ -131,13 +136,18 @@ class ActionModule(ActionBase):
 
         tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
         remote = {}
-        for comp in needed:
-            for art in comp.artifacts:
-                target = self._connection._shell.join_path(tmpdir, "%s--%s" % (comp.name, art.name))
-                self._transfer_file(paths[(comp.name, art.name)], target)
-                remote[(comp.name, art.name)] = target
-        if remote:
-            self._fixup_perms2([tmpdir] + list(remote.values()), execute=False)
+        if self._host_reads_controller_files():
+            # The host is this machine, as this user: bundle_install reads the verified cache file
+            # directly (read-only; it copies and re-verifies it into staging), saving a full copy.
+            remote = dict(paths)
+        else:
+            for comp in needed:
+                for art in comp.artifacts:
+                    target = self._connection._shell.join_path(tmpdir, "%s--%s" % (comp.name, art.name))
+                    self._transfer_file(paths[(comp.name, art.name)], target)
+                    remote[(comp.name, art.name)] = target
+            if remote:
+                self._fixup_perms2([tmpdir] + list(remote.values()), execute=False)
 
         components = []
         for comp in selected:
