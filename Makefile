@@ -43,7 +43,7 @@ PYTEST_ARGS ?=
 SANITY_PYTHONS ?= 3.11
 export SANITY_PYTHONS
 
-.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo demo-check demo-clean clean distclean clean-images
+.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo demo-check demo-clean bench bench-smoke clean distclean clean-images
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -87,7 +87,7 @@ molecule: venv images collection-link ## molecule test for every molecule/<scena
 	$(ROOT)/scripts/molecule.sh
 
 # Cheap checks first: a failure stops the run before the slow ones.
-test: venv host-packages collection-link unit integration lint sanity engine images molecule demo-check ## Everything CI runs
+test: venv host-packages collection-link unit integration bench-smoke lint sanity engine images molecule demo-check ## Everything CI runs
 
 demo: venv images collection-link ## Run scripts/demo.sh
 	$(ROOT)/scripts/demo.sh
@@ -96,6 +96,12 @@ demo-check: venv images collection-link ## The demo as a test: a fresh lab, scri
 	$(MAKE) demo-clean
 	$(ROOT)/scripts/demo.sh
 	$(MAKE) demo-clean
+
+bench: venv images collection-link ## Benchmarks (1 GiB bundle, deploy on the lab): table + build/bench/results.json
+	$(PY) $(ROOT)/bench/bundle_bench.py --deploy $(BENCH_ARGS)
+
+bench-smoke: venv host-packages collection-link ## The benchmarks at a tiny size, only to check they still run
+	$(PY) $(ROOT)/bench/bundle_bench.py --size-mib 8 --small-mib 4 --runs 1 --hosts 2 --json $(BUILD)/bench/smoke.json
 
 demo-clean: ## Stop and remove the demo lab (containers and build/demo)
 	docker rm -f lab-bookworm lab-trixie >/dev/null 2>&1 || true

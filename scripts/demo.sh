@@ -63,7 +63,23 @@ for name in lab-bookworm lab-trixie; do
 done
 
 log "ansible-playbook playbooks/deploy.yml -i inventories/lab"
+start=$EPOCHREALTIME
 ansible-playbook playbooks/deploy.yml -i inventories/lab
+first=$(python3 -c "print(round($EPOCHREALTIME - $start, 2))")
+
+log "the same command again: nothing to download, copy or change"
+start=$EPOCHREALTIME
+rerun="$(ansible-playbook playbooks/deploy.yml -i inventories/lab)"
+second=$(python3 -c "print(round($EPOCHREALTIME - $start, 2))")
+printf '%s\n' "$rerun" | sed -n '/PLAY RECAP/,$p'
+changed=$(printf '%s\n' "$rerun" | sed -n '/PLAY RECAP/,$p' | grep -o 'changed=[0-9]*' | cut -d= -f2 \
+          | python3 -c 'import sys; print(sum(int(x) for x in sys.stdin))')
+printf '{"first_s": %s, "second_s": %s, "second_changed": %s}\n' "$first" "$second" "$changed" >"$DEMO/timings.json"
+echo "first run ${first}s, second run ${second}s, changed on the second run: $changed"
+if [[ "$changed" != "0" ]]; then
+    echo "demo: the second run changed something: deploy.yml is not idempotent" >&2
+    exit 1
+fi
 
 log "where each component version landed"
 for name in lab-bookworm lab-trixie; do

@@ -1,0 +1,330 @@
+"""Benchmarks of the bundle path, side by side with what a user would write instead.
+
+Run with `make bench` (full size) or `make bench-smoke` (tiny, only checks that the
+benchmarks still work; CI runs this one). Prints a table and writes the same figures
+as JSON. Every figure is a median over several runs, measured in one process so the
+ratios compare like with like on the same machine at the same time.
+
+1. fetch+verify+extract of one bundle from HTTP on 127.0.0.1: groundwork.infra.bundle_fetch
+   vs ansible.builtin.get_url (checksum: sha256:...) + ansible.builtin.unarchive
+2. hash throughput: hash_file() vs hashlib.sha256 over the same bytes in memory
+3. re-run with nothing changed: bytes downloaded and time of the bundle step
+4. fan-out: one bundle to N hosts, bytes served by the origin
+5. peak resident memory of the fetch/extract process for two bundle sizes
+6. deploy: first and second run of playbooks/deploy.yml on the lab (optional, --deploy)
+
+These are measurements, not tests: nothing here fails on a slow machine.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MIB = 1024 * 1024
+PORT = 18095
+
+
+def collections_path():
+    site = [os.path.join(p) for p in sys.path if p.endswith("site-packages")]
+    return ":".join([os.path.join(ROOT, "build", "collections")] + site)
+
+
+def env():
+    data = dict(os.environ)
+    data.update(ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_LOCALHOST_WARNING="false",
+                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOWS="1", ANSIBLE_PIPELINING="true")
+    return data
+
+
+def playbook(path, inventory=None, extra=None):
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path,
+           "-e", "ansible_python_interpreter=%s" % sys.executable]
+    if inventory:
+        cmd += ["-i", inventory]
+    for key, value in (extra or {}).items():
+        cmd += ["-e", "%s=%s" % (key, value)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit("ansible-playbook %s failed:\n%s\n%s" % (path, proc.stdout.decode()[-3000:], proc.stderr.decode()[-2000:]))
+    return elapsed, json.loads(proc.stdout.decode())
+
+
+def served_bytes(log, needle):
+    total = 0
+    if os.path.exists(log):
+        with open(log) as handle:
+            for line in handle:
+                entry = json.loads(line)
+                if needle in entry["path"]:
+                    total += entry["bytes"]
+    return total
+
+
+def write(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def make_payload(work, size):
+    """A directory with one incompressible file of ``size`` bytes (like an image tarball)."""
+    src = os.path.join(work, "src-%d" % size)
+    if not os.path.isdir(src):
+        os.makedirs(src)
+        with open(os.path.join(src, "payload.bin"), "wb") as handle:
+            block = os.urandom(4 * MIB)
+            left = size
+            while left > 0:
+                chunk = block[:min(left, len(block))]
+                handle.write(chunk)
+                left -= len(chunk)
+    return src
+
+
+def build_release(work, name, size):
+    src = make_payload(work, size)
+    dest = os.path.join(work, "www", name)
+    book = os.path.join(work, "build-%s.yml" % name)
+    write(book, """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - groundwork.infra.bundle_build:
+        dest: %s
+        release: "1.0.0"
+        components:
+          - {name: payload, version: "1.0.0", kind: files, src: %s, compression: none}
+      register: built
+""" % (dest, src))
+    playbook(book)
+    with open(os.path.join(dest, "manifest.yaml")) as handle:
+        manifest = handle.read()
+    digest = [line.split('"')[1] for line in manifest.splitlines() if line.strip().startswith("sha256:")][0]
+    url_path = [line.split('"')[1] for line in manifest.splitlines() if line.strip().startswith("url:")][0]
+    artifact_size = [int(line.split(":")[1]) for line in manifest.splitlines() if line.strip().startswith("size:")][0]
+    return {"manifest": "http://127.0.0.1:%d/%s/manifest.yaml" % (PORT, name),
+            "url": "http://127.0.0.1:%d/%s/%s" % (PORT, name, url_path), "digest": digest, "size": artifact_size}
+
+
+def fetch_book(work, manifest, dest, cache, hosts="localhost"):
+    path = os.path.join(work, "fetch.yml")
+    write(path, """
+- hosts: %s
+  connection: local
+  gather_facts: false
+  tasks:
+    - groundwork.infra.bundle_fetch:
+        manifest: %s
+        dest: "%s/{{ inventory_hostname }}"
+        cache_dir: %s
+""" % (hosts, manifest, dest, cache))
+    return path
+
+
+def anchor_book(work, url, digest, dest):
+    path = os.path.join(work, "anchor.yml")
+    write(path, """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.file: {path: "%s/out", state: directory, mode: "0755"}
+    - ansible.builtin.get_url: {url: "%s", dest: "%s/payload.tar", checksum: "sha256:%s", mode: "0644"}
+    - ansible.builtin.unarchive: {src: "%s/payload.tar", dest: "%s/out", remote_src: true}
+""" % (dest, url, dest, digest, dest, dest))
+    return path
+
+
+def bench_fetch(work, runs, release):
+    manifest, url, digest = release["manifest"], release["url"], release["digest"]
+    ours, anchor = [], []
+    for index in range(runs):
+        for label, times in (("ours", ours), ("anchor", anchor)):
+            dest = os.path.join(work, "run-%s-%d" % (label, index))
+            shutil.rmtree(dest, ignore_errors=True)
+            if label == "ours":
+                book = fetch_book(work, manifest, dest, os.path.join(dest, "cache"))
+            else:
+                book = anchor_book(work, url, digest, dest)
+            elapsed, _result = playbook(book)
+            times.append(elapsed)
+            shutil.rmtree(dest, ignore_errors=True)
+    return {"bundle_fetch_s": statistics.median(ours), "get_url_unarchive_s": statistics.median(anchor),
+            "ratio": statistics.median(ours) / statistics.median(anchor), "runs": runs, "target": "<= 0.6"}
+
+
+def bench_hash(work, size, runs):
+    sys.path.insert(0, os.path.join(ROOT, "build", "collections"))
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import hash_file  # pylint: disable=import-outside-toplevel
+    path = os.path.join(make_payload(work, size), "payload.bin")
+    with open(path, "rb") as handle:
+        data = handle.read()
+    hash_file(path)  # page cache warm
+    disk, memory = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        hash_file(path)
+        disk.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        hashlib.sha256(data).hexdigest()
+        memory.append(time.perf_counter() - start)
+    return {"hash_file_mb_s": size / MIB / statistics.median(disk), "hashlib_memory_mb_s": size / MIB / statistics.median(memory),
+            "ratio": statistics.median(memory) / statistics.median(disk), "runs": runs, "target": ">= 0.9"}
+
+
+def bench_rerun(work, manifest, log, runs):
+    dest = os.path.join(work, "rerun")
+    shutil.rmtree(dest, ignore_errors=True)
+    book = fetch_book(work, manifest, dest, os.path.join(dest, "cache"))
+    first, _ = playbook(book)
+    before = served_bytes(log, "/artifacts/")
+    again = []
+    for _ in range(runs):
+        elapsed, result = playbook(book)
+        again.append(elapsed)
+        changed = result["stats"]["localhost"]["changed"]
+    downloaded = served_bytes(log, "/artifacts/") - before
+    full_start = time.perf_counter()
+    write(os.path.join(work, "full.yml"), open(book).read().replace("cache_dir:", "verify: full\n        cache_dir:"))
+    playbook(os.path.join(work, "full.yml"))
+    full = time.perf_counter() - full_start
+    shutil.rmtree(dest, ignore_errors=True)
+    return {"first_s": first, "rerun_s": statistics.median(again), "rerun_changed": changed,
+            "rerun_downloaded_bytes": downloaded, "full_verify_rerun_s": full, "target": "0 bytes, no full re-hash"}
+
+
+def bench_fanout(work, manifest, log, hosts):
+    dest = os.path.join(work, "fanout")
+    shutil.rmtree(dest, ignore_errors=True)
+    inventory = os.path.join(work, "fanout.ini")
+    write(inventory, "[fan]\n" + "".join("host%d ansible_connection=local\n" % i for i in range(hosts)))
+    before = served_bytes(log, "/artifacts/")
+    book = fetch_book(work, manifest, dest, os.path.join(dest, "cache"), hosts="fan")
+    elapsed, _ = playbook(book, inventory=inventory)
+    served = served_bytes(log, "/artifacts/") - before
+    shutil.rmtree(dest, ignore_errors=True)
+    return {"hosts": hosts, "origin_bytes": served, "seconds": elapsed, "target": "one copy per run"}
+
+
+MEMORY_PROBE = r"""
+import json, os, resource, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import ArtifactCache
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_release import install_release
+url, digest, size, work = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+got = ArtifactCache(os.path.join(work, "cache")).ensure(url, digest, size)
+install_release(os.path.join(work, "dest"), "1.0.0", [{"name": "payload", "version": "1.0.0", "kind": "files", "requires": {},
+                "artifacts": [{"name": "payload-1.0.0.tar", "src": got["path"], "sha256": digest, "size": size, "unpack": True}]}])
+print(json.dumps({"max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def bench_memory(work, releases):
+    out = {}
+    for label, release in releases.items():
+        url, digest, size = release["url"], release["digest"], release["size"]
+        probe = os.path.join(work, "mem-%s" % label)
+        shutil.rmtree(probe, ignore_errors=True)
+        os.makedirs(probe)
+        proc = subprocess.run([sys.executable, "-c", MEMORY_PROBE, os.path.join(ROOT, "build", "collections"), url, digest,
+                               str(size), probe], stdout=subprocess.PIPE, check=True)
+        out[label] = json.loads(proc.stdout.decode())["max_rss_kib"] / 1024.0
+        shutil.rmtree(probe, ignore_errors=True)
+    out["target"] = "the same for both sizes, below 64 MiB"
+    return out
+
+
+def bench_deploy():
+    timings = os.path.join(ROOT, "build", "demo", "timings.json")
+    if os.path.exists(timings):
+        os.unlink(timings)
+    subprocess.run(["bash", os.path.join(ROOT, "scripts", "demo.sh")], env=dict(os.environ),
+                   stdout=subprocess.DEVNULL, check=True)
+    with open(timings) as handle:
+        data = json.load(handle)
+    data["ratio"] = data["second_s"] / data["first_s"]
+    data["target"] = "second run changed=0 and <= 0.4 of the first"
+    return data
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024, help="bundle size for the fetch, re-run and fan-out figures")
+    parser.add_argument("--small-mib", type=int, default=100, help="the smaller bundle of the memory figure")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--hosts", type=int, default=4)
+    parser.add_argument("--deploy", action="store_true", help="also time deploy.yml on the lab (starts it with scripts/demo.sh)")
+    parser.add_argument("--json", default=os.path.join(ROOT, "build", "bench", "results.json"))
+    args = parser.parse_args(argv)
+
+    work = os.path.join(ROOT, "build", "bench", "work")
+    os.makedirs(os.path.join(work, "www"), exist_ok=True)
+    log = os.path.join(work, "requests.jsonl")
+    if os.path.exists(log):
+        os.unlink(log)
+    server = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "bundle_server.py"), "--root", os.path.join(work, "www"),
+                               "--port", str(PORT), "--log", log], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        big = build_release(work, "big", args.size_mib * MIB)
+        small = build_release(work, "small", args.small_mib * MIB)
+        results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+                   "sizes_mib": {"big": args.size_mib, "small": args.small_mib}, "artifact_bytes": big["size"]}
+        results["fetch_verify_extract"] = bench_fetch(work, args.runs, big)
+        results["hash_throughput"] = bench_hash(work, min(args.size_mib, 512) * MIB, max(args.runs, 3))
+        results["rerun_unchanged"] = bench_rerun(work, big["manifest"], log, args.runs)
+        results["fan_out"] = bench_fanout(work, big["manifest"], log, args.hosts)
+        results["peak_rss_mib"] = bench_memory(work, {"%d_mib" % args.small_mib: small, "%d_mib" % args.size_mib: big})
+        if args.deploy:
+            results["deploy"] = bench_deploy()
+    finally:
+        server.terminate()
+        server.wait()
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as handle:
+        json.dump(results, handle, indent=2, sort_keys=True)
+    print_table(results)
+    print("\nJSON: %s" % args.json)
+    return 0
+
+
+def print_table(results):
+    rows = []
+    f = results["fetch_verify_extract"]
+    rows.append(("fetch+verify+extract %d MiB" % results["sizes_mib"]["big"], "bundle_fetch %.2f s vs get_url+unarchive %.2f s" % (
+        f["bundle_fetch_s"], f["get_url_unarchive_s"]), "%.2f" % f["ratio"], f["target"]))
+    h = results["hash_throughput"]
+    rows.append(("hash throughput", "hash_file %.0f MB/s vs hashlib in memory %.0f MB/s" % (h["hash_file_mb_s"], h["hashlib_memory_mb_s"]),
+                 "%.2f" % h["ratio"], h["target"]))
+    r = results["rerun_unchanged"]
+    rows.append(("re-run, nothing changed", "%d bytes downloaded, %.2f s (first %.2f s, verify=full %.2f s), changed=%d" % (
+        r["rerun_downloaded_bytes"], r["rerun_s"], r["first_s"], r["full_verify_rerun_s"], r["rerun_changed"]),
+        "%.2f" % (r["rerun_s"] / r["first_s"]), r["target"]))
+    o = results["fan_out"]
+    one = results["artifact_bytes"]
+    rows.append(("fan-out to %d hosts" % o["hosts"], "origin served %d bytes (one copy: %d)" % (o["origin_bytes"], one),
+                 "%.2f copies" % (o["origin_bytes"] / float(one)), o["target"]))
+    m = results["peak_rss_mib"]
+    rows.append(("peak RSS fetch+extract", ", ".join("%s: %.1f MiB" % (k, v) for k, v in sorted(m.items()) if k != "target"), "", m["target"]))
+    if "deploy" in results:
+        d = results["deploy"]
+        rows.append(("deploy.yml on the lab", "first %.1f s, second %.1f s (changed=%d)" % (d["first_s"], d["second_s"], d["second_changed"]),
+                     "%.2f" % d["ratio"], d["target"]))
+    width = max(len(r[0]) for r in rows)
+    print("%-*s | %-80s | %-11s | %s" % (width, "figure", "measured", "ratio", "target"))
+    print("-" * (width + 120))
+    for row in rows:
+        print("%-*s | %-80s | %-11s | %s" % (width, row[0], row[1], row[2], row[3]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
