@@ -216,7 +216,7 @@ def bench_fanout(work, manifest, log, hosts):
 
 
 MEMORY_PROBE = r"""
-import json, os, resource, sys
+import json, os, sys
 sys.path.insert(0, sys.argv[1])
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import ArtifactCache
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_release import install_release
@@ -224,7 +224,10 @@ url, digest, size, work = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5
 got = ArtifactCache(os.path.join(work, "cache")).ensure(url, digest, size)
 install_release(os.path.join(work, "dest"), "1.0.0", [{"name": "payload", "version": "1.0.0", "kind": "files", "requires": {},
                 "artifacts": [{"name": "payload-1.0.0.tar", "src": got["path"], "sha256": digest, "size": size, "unpack": True}]}])
-print(json.dumps({"max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
+with open("/proc/self/status") as handle:
+    hwm = [int(line.split()[1]) for line in handle if line.startswith("VmHWM:")][0]
+print(json.dumps({"max_rss_kib": hwm}))
 """
 
 
