@@ -1,0 +1,101 @@
+"""What a user checks after converge and the idempotence run: the project answers
+on its published port with version 1.0.0, the .env and the secret landed with the
+right modes and reach the container, the engine is configured as asked, and the
+second run loaded no image."""
+
+import json
+import os
+
+PROJECT = "hello-compose"
+DEST = "/opt/groundwork/bundles"
+CONFIG = "/etc/groundwork/compose/" + PROJECT + "/1.0.0"
+SECRET = "s3cr3t-token-for-the-test"
+PORT = 8081
+
+
+def _compose(host, *args):
+    return host.run("docker compose --project-name %s %s" % (PROJECT, " ".join(args)))
+
+
+def test_service_answers_on_its_published_port(host):
+    page = host.run("python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:%d/\").read().decode(), end=\"\")'" % PORT)
+    assert page.rc == 0, page.stderr
+    assert page.stdout == "hello-compose 1.0.0\n"
+
+
+def test_service_is_healthy(host):
+    state = host.run("docker inspect --format '{{.State.Health.Status}}' %s-web-1" % PROJECT)
+    assert state.stdout.strip() == "healthy"
+
+
+def test_project_runs_from_the_versioned_bundle_directory(host):
+    assert host.file(DEST + "/" + PROJECT + "/current").linked_to == DEST + "/" + PROJECT + "/1.0.0"
+    workdir = host.run("docker inspect --format '{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}' %s-web-1" % PROJECT)
+    assert workdir.stdout.strip() == DEST + "/" + PROJECT + "/1.0.0"
+
+
+def test_env_file_is_rendered_and_used(host):
+    env = host.file(CONFIG + "/.env")
+    assert env.mode == 0o600
+    assert 'GREETING="hello from the inventory"' in env.content_string
+    assert 'HTTP_PORT="8081"' in env.content_string
+    greeting = _compose(host, "exec", "-T", "web", "sh", "-c", "'echo \"$GREETING\"'")
+    assert greeting.stdout.strip() == "hello from the inventory"
+
+
+def test_secret_file_mode_and_content(host):
+    secrets = host.file(CONFIG + "/secrets")
+    assert secrets.mode == 0o700
+    secret = host.file(CONFIG + "/secrets/api_token")
+    assert secret.mode == 0o600
+    assert secret.user == "root"
+    assert secret.content_string == SECRET
+    inside = _compose(host, "exec", "-T", "web", "cat", "/run/secrets/api_token")
+    assert inside.stdout == SECRET
+
+
+def test_secret_is_not_in_the_bundle_or_the_env(host):
+    assert SECRET not in host.file(CONFIG + "/.env").content_string
+    grep = host.run("grep -rl %s %s/%s" % (SECRET, DEST, PROJECT))
+    assert grep.stdout == ""
+
+
+def test_images_were_loaded_once():
+    # converge.yml appends one line per run: "<time> run|check <tarballs loaded or ->".
+    log = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "compose-test", "image-loads.log")
+    with open(log) as handle:
+        runs = [line.split() for line in handle if line.strip()]
+    real = [fields[2] for fields in runs if fields[1] == "run"]
+    assert real == ["hello-compose-1.0.0.tar", "-"], runs
+
+
+def test_image_is_present_without_a_registry(host):
+    image = host.run("docker image inspect --format '{{json .RepoTags}}' groundwork/hello-compose:1.0.0")
+    assert image.rc == 0
+    assert "groundwork/hello-compose:1.0.0" in json.loads(image.stdout)
+
+
+def test_daemon_json(host):
+    config = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert config["log-driver"] == "json-file"
+    assert config["log-opts"] == {"max-size": "5m", "max-file": "2"}
+    assert config["live-restore"] is True
+    running = host.run("docker info --format '{{.LoggingDriver}} {{.LiveRestoreEnabled}}'")
+    assert running.stdout.strip() == "json-file true"
+
+
+def test_container_logs_rotate(host):
+    opts = host.run("docker inspect --format '{{json .HostConfig.LogConfig}}' %s-web-1" % PROJECT)
+    assert json.loads(opts.stdout)["Config"] == {"max-size": "5m", "max-file": "2"}
+
+
+def test_engine_and_compose_v2_run(host):
+    assert host.service("docker").is_running
+    assert host.service("docker").is_enabled
+    compose = host.run("docker compose version --short")
+    assert compose.rc == 0
+    assert int(compose.stdout.split(".")[0]) >= 2
+
+
+def test_user_in_docker_group(host):
+    assert "docker" in host.user("deploy").groups
