@@ -77,8 +77,12 @@ unit: venv collection-link ## Unit tests (pytest tests/unit)
 integration: venv host-packages collection-link ## Integration tests (pytest tests/integration)
 	$(BIN)/pytest tests/integration -q --junitxml=$(REPORTS)/integration.xml $(PYTEST_ARGS)
 
+# ansible-lint installs the collection it lints into its cache dir (~/.ansible by default) and
+# skips that install when the same version is already there, so a stale copy from an earlier
+# checkout would be linted instead of this one. A private, fresh HOME keeps it honest.
 lint: venv collection-link ## ansible-lint, production profile
-	$(BIN)/ansible-lint --profile production
+	rm -rf $(BUILD)/lint-home && mkdir -p $(BUILD)/lint-home
+	HOME=$(BUILD)/lint-home $(BIN)/ansible-lint --profile production
 
 sanity: venv host-packages ## ansible-test sanity on a copy of the collection (build/sanity)
 	$(ROOT)/scripts/sanity.sh
