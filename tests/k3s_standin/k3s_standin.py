@@ -459,18 +459,20 @@ def join(server, password, name, role, address):
     """Join over the network; a rejected token ends the process (the unit fails)."""
     deadline = time.time() + 120
     while True:
+        rejected = False
         try:
             return post(server, "/standin/v1/join", password, {"name": name, "role": role, "version": STANDIN_VERSION, "ip": address})
         except urllib.error.HTTPError as exc:
-            if exc.code == 401:
-                log("%s %s: the server %s rejected the token" % (role, name, server))
-                raise SystemExit(1)
+            rejected = exc.code == 401
             error = exc
         except (OSError, ValueError) as exc:
             error = exc
+        if rejected:
+            log("%s %s: the server %s rejected the token" % (role, name, server))
+            sys.exit(1)
         if time.time() > deadline:
             log("%s %s: cannot join %s: %s" % (role, name, server, error))
-            raise SystemExit(1)
+            sys.exit(1)
         time.sleep(2)
 
 
@@ -517,9 +519,9 @@ def kubectl(argv):
         with urllib.request.urlopen(req, timeout=10, context=client_context()) as answer:
             sys.stdout.write(answer.read().decode())
     except urllib.error.HTTPError as exc:
-        raise SystemExit("Error from server: %s" % exc.read().decode())
+        raise SystemExit("Error from server: %s" % exc.read().decode()) from exc
     except OSError as exc:
-        raise SystemExit("k3s-standin: %s" % exc)
+        raise SystemExit("k3s-standin: %s" % exc) from exc
 
 
 def main(argv):
