@@ -168,11 +168,11 @@ def test_bundled_workloads_run_on_real_k3s(host):
     kubernetes = pytest.importorskip("kubernetes")
     client = kubernetes.config.new_client_from_config(config_file=KUBECONFIG)
     apps = kubernetes.client.AppsV1Api(client)
-    for _ in range(90):
-        deployment = apps.read_namespaced_deployment("hello", "lab-dev")
-        if deployment.status.ready_replicas == 1:
-            break
+    deadline = time.time() + 180
+    deployment = apps.read_namespaced_deployment("hello", "lab-dev")
+    while deployment.status.ready_replicas != 1 and time.time() < deadline:
         time.sleep(2)
+        deployment = apps.read_namespaced_deployment("hello", "lab-dev")
     assert deployment.status.ready_replicas == 1
     core = kubernetes.client.CoreV1Api(client)
     assert core.read_namespaced_config_map("hello-chart", "lab-dev").data["greeting"] == "hello from groundwork"
