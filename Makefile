@@ -108,7 +108,7 @@ bench-smoke: venv host-packages collection-link ## The benchmarks at a tiny size
 	$(PY) $(ROOT)/bench/bundle_bench.py --size-mib 8 --small-mib 4 --runs 1 --hosts 2 --json $(BUILD)/bench/smoke.json
 
 demo-clean: ## Stop and remove the demo lab (containers and build/demo)
-	docker rm -f lab-bookworm lab-trixie >/dev/null 2>&1 || true
+	docker rm -f -v lab-bookworm lab-trixie >/dev/null 2>&1 || true
 	rm -rf $(BUILD)/demo
 
 clean: ## Remove build/, test output and caches (keeps .venv and images)
