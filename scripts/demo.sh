@@ -53,6 +53,13 @@ for _ in $(seq 50); do
     curl -fsS -o /dev/null "http://127.0.0.1:$PORT/demo/manifest.yaml" 2>/dev/null && break
     sleep 0.2
 done
+# Another process on the port would serve someone else's release: make sure it is ours.
+if ! kill -0 "$(cat "$DEMO/server.pid" 2>/dev/null)" 2>/dev/null \
+        || ! curl -fsS "http://127.0.0.1:$PORT/demo/manifest.yaml" | cmp -s - "$DEMO/www/demo/manifest.yaml"; then
+    echo "demo: could not serve $DEMO/www on 127.0.0.1:$PORT (is another server using the port?)" >&2
+    cat "$DEMO/server.log" >&2 || true
+    exit 1
+fi
 
 log "starting the lab hosts"
 # The capability set that runs systemd in a container (see
