@@ -116,8 +116,11 @@ def test_port_not_allowed_is_dropped_although_it_listens(host, address):
 def test_forwarding_sysctls(host):
     assert host.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "1"
     conf = host.file("/etc/sysctl.d/90-groundwork.conf").content_string
-    assert "net.ipv4.ip_forward=1" in conf
-    assert "net.bridge.bridge-nf-call-iptables=1" in conf
+    assert "net.ipv4.ip_forward = 1" in conf.splitlines()
+    assert "net.bridge.bridge-nf-call-iptables = 1" in conf.splitlines()
+    # the file parses: sysctl reads every key back (it cannot write them: /proc/sys is read-only here)
+    keys = [line.split(" = ")[0] for line in conf.splitlines() if " = " in line]
+    assert host.run("sysctl %s" % " ".join(keys)).rc == 0
     assert "br_netfilter" in host.file("/etc/modules-load.d/groundwork.conf").content_string
 
 
