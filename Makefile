@@ -87,8 +87,10 @@ lint: venv collection-link ## ansible-lint, production profile
 sanity: venv host-packages ## ansible-test sanity on a copy of the collection (build/sanity)
 	$(ROOT)/scripts/sanity.sh
 
-molecule: venv images collection-link ## molecule test for every molecule/<scenario>
-	$(ROOT)/scripts/molecule.sh
+# SCENARIOS="a b" limits the run to those scenarios.
+SCENARIOS ?=
+molecule: venv images collection-link ## molecule test for every molecule/<scenario> (or SCENARIOS="...")
+	$(ROOT)/scripts/molecule.sh $(SCENARIOS)
 
 # Cheap checks first: a failure stops the run before the slow ones.
 test: venv host-packages collection-link unit integration bench-smoke lint sanity engine images molecule demo-check ## Everything CI runs
