@@ -198,12 +198,6 @@ def test_inventory_finds_the_instances_in_the_lab_groups(env):
     assert all(hostvars[name]["ansible_host"] for name in INSTANCES)
 
 
-def test_no_ssh_wait_or_bootstrap_against_moto_instances():
-    pytest.skip("moto's instances are not machines: waiting for SSH and the bootstrap hand-off "
-                "(groundwork_cloud_wait_for_ssh, groundwork_cloud_bootstrap) need real VMs; "
-                "the bootstrap is tested in molecule/cloud_bootstrap over real SSH")
-
-
 def test_destroy_removes_everything_and_is_idempotent(provision, ec2):
     stats = provision("-e", "state=absent")
     assert stats["failures"] == 0 and stats["changed"] > 0
