@@ -30,9 +30,8 @@ def run(*args, check=True, env=None):
     return proc
 
 
-def playbook(name, *extra, check=True, cwd_env=None):
+def playbook(name, *extra, check=True):
     env = dict(os.environ)
-    env.update(cwd_env or {})
     env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
     env["PATH"] = "%s:%s" % (BIN, env.get("PATH", ""))
     return run(str(BIN / "ansible-playbook"), "playbooks/%s" % name, "-i", "inventories/lab", *extra, check=check, env=env)

@@ -21,27 +21,21 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from labkit import BIN, DEMO, ROOT, recap
+from labkit import BIN, ROOT, recap, run
 
 NETWORK = "groundwork-airgap"
 HOST = "lab-airgap"
 COMMENT = "groundwork-airgap-tripwire"
 
 
-def sh(*args, check=True):
-    return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          check=check, timeout=600)
-
-
 def tripwire_packets(bridge):
-    out = sh("iptables", "-L", "FORWARD", "-n", "-v", "-x").stdout
+    out = run("iptables", "-L", "FORWARD", "-n", "-v", "-x").stdout
     for line in out.splitlines():
         if COMMENT in line and bridge in line:
             return int(line.split()[0])
@@ -50,30 +44,30 @@ def tripwire_packets(bridge):
 
 def cleanup(bridge=None):
     if bridge:
-        while sh("iptables", "-D", "FORWARD", "-i", bridge, "-m", "comment", "--comment", COMMENT, check=False).returncode == 0:
+        while run("iptables", "-D", "FORWARD", "-i", bridge, "-m", "comment", "--comment", COMMENT, check=False).returncode == 0:
             pass
-    sh("docker", "rm", "-f", "-v", HOST, check=False)
-    sh("docker", "network", "rm", NETWORK, check=False)
+    run("docker", "rm", "-f", "-v", HOST, check=False)
+    run("docker", "network", "rm", NETWORK, check=False)
 
 
 @pytest.fixture(scope="module")
 def airgapped_host():
     cleanup()
-    sh("docker", "network", "create", "--internal", NETWORK)
-    bridge = "br-" + sh("docker", "network", "inspect", "-f", "{{.Id}}", NETWORK).stdout.strip()[:12]
+    run("docker", "network", "create", "--internal", NETWORK)
+    bridge = "br-" + run("docker", "network", "inspect", "-f", "{{.Id}}", NETWORK).stdout.strip()[:12]
     try:
-        sh("docker", "run", "-d", "--name", HOST, "--hostname", HOST, "--network", NETWORK,
-           "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-           "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-           "groundwork/debian-systemd:bookworm", "/lib/systemd/systemd")
+        run("docker", "run", "-d", "--name", HOST, "--hostname", HOST, "--network", NETWORK,
+            "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+            "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+            "groundwork/debian-systemd:bookworm", "/lib/systemd/systemd")
         for dummy in range(60):
-            state = sh("docker", "exec", HOST, "systemctl", "is-system-running", check=False).stdout.strip()
+            state = run("docker", "exec", HOST, "systemctl", "is-system-running", check=False).stdout.strip()
             if state in ("running", "degraded"):
                 break
             time.sleep(1)
         # As in scripts/demo.sh: a booted host has / shared, which LoadCredential= needs.
-        sh("docker", "exec", HOST, "mount", "--make-rshared", "/")
-        sh("iptables", "-I", "FORWARD", "1", "-i", bridge, "-m", "comment", "--comment", COMMENT)
+        run("docker", "exec", HOST, "mount", "--make-rshared", "/")
+        run("iptables", "-I", "FORWARD", "1", "-i", bridge, "-m", "comment", "--comment", COMMENT)
         yield bridge
     finally:
         cleanup(bridge)
@@ -95,11 +89,11 @@ def airgap_inventory():
 
 
 def test_the_tripwire_sees_an_attempt_to_leave(airgapped_host):
-    attempt = sh("docker", "exec", HOST, "python3", "-c",
-                 "import socket; socket.create_connection(('192.0.2.1', 80), timeout=3)", check=False)
+    attempt = run("docker", "exec", HOST, "python3", "-c",
+                  "import socket; socket.create_connection(('192.0.2.1', 80), timeout=3)", check=False)
     assert attempt.returncode != 0, "an internal network must not let the host out"
     assert tripwire_packets(airgapped_host) > 0
-    sh("iptables", "-Z", "FORWARD", "1")
+    run("iptables", "-Z", "FORWARD", "1")
     assert tripwire_packets(airgapped_host) == 0
 
 
@@ -107,15 +101,11 @@ def test_deploy_succeeds_without_a_route_out_and_reaches_nothing(airgapped_host,
     assert tripwire_packets(airgapped_host) == 0
     env = dict(os.environ, PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
     env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "playbooks/deploy.yml", "-i", str(airgap_inventory)],
-                          cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout[-6000:]
+    proc = run(str(BIN / "ansible-playbook"), "playbooks/deploy.yml", "-i", str(airgap_inventory), env=env)
     assert recap(proc.stdout)[HOST]["failed"] == 0
     assert recap(proc.stdout)[HOST]["changed"] > 0
-    answer = sh("docker", "exec", HOST, "python3", "-c",
-                "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/', timeout=5).read().decode())")
+    answer = run("docker", "exec", HOST, "python3", "-c",
+                 "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/', timeout=5).read().decode())")
     assert re.search(r"^hello-svc 1\.\d+\.\d+: ", answer.stdout)
     packets = tripwire_packets(airgapped_host)
     assert packets == 0, "%s sent %d packet(s) towards something other than the controller during deploy.yml" % (HOST, packets)
-    assert DEMO.is_dir()
