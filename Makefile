@@ -43,7 +43,7 @@ PYTEST_ARGS ?=
 SANITY_PYTHONS ?= 3.11
 export SANITY_PYTHONS
 
-.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo demo-check demo-clean bench bench-smoke clean distclean clean-images
+.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo demo-check demo-clean e2e bench bench-smoke clean distclean clean-images
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -87,8 +87,10 @@ lint: venv collection-link ## ansible-lint, production profile
 sanity: venv host-packages ## ansible-test sanity on a copy of the collection (build/sanity)
 	$(ROOT)/scripts/sanity.sh
 
-molecule: venv images collection-link ## molecule test for every molecule/<scenario>
-	$(ROOT)/scripts/molecule.sh
+# SCENARIOS="a b" limits the run to those scenarios.
+SCENARIOS ?=
+molecule: venv images collection-link ## molecule test for every molecule/<scenario> (or SCENARIOS="...")
+	$(ROOT)/scripts/molecule.sh $(SCENARIOS)
 
 # Cheap checks first: a failure stops the run before the slow ones.
 test: venv host-packages collection-link unit integration bench-smoke lint sanity engine images molecule demo-check ## Everything CI runs
@@ -96,10 +98,14 @@ test: venv host-packages collection-link unit integration bench-smoke lint sanit
 demo: venv images collection-link ## Run scripts/demo.sh
 	$(ROOT)/scripts/demo.sh
 
-demo-check: venv images collection-link ## The demo as a test: a fresh lab, scripts/demo.sh, then remove the lab
+demo-check: venv images collection-link ## The demo as a test: a fresh lab, scripts/demo.sh, tests/e2e on it, then remove the lab
 	$(MAKE) demo-clean
 	$(ROOT)/scripts/demo.sh
+	$(BIN)/pytest tests/e2e -q --junitxml=$(REPORTS)/e2e.xml $(PYTEST_ARGS)
 	$(MAKE) demo-clean
+
+e2e: venv collection-link ## tests/e2e against the lab that `make demo` left running
+	$(BIN)/pytest tests/e2e -q --junitxml=$(REPORTS)/e2e.xml $(PYTEST_ARGS)
 
 bench: venv images collection-link ## Benchmarks (1 GiB bundle, deploy on the lab): table + build/bench/results.json
 	$(PY) $(ROOT)/bench/bundle_bench.py --deploy $(BENCH_ARGS)
@@ -108,7 +114,7 @@ bench-smoke: venv host-packages collection-link ## The benchmarks at a tiny size
 	$(PY) $(ROOT)/bench/bundle_bench.py --size-mib 8 --small-mib 4 --runs 1 --hosts 2 --json $(BUILD)/bench/smoke.json
 
 demo-clean: ## Stop and remove the demo lab (containers and build/demo)
-	docker rm -f lab-bookworm lab-trixie >/dev/null 2>&1 || true
+	docker rm -f -v lab-bookworm lab-trixie >/dev/null 2>&1 || true
 	rm -rf $(BUILD)/demo
 
 clean: ## Remove build/, test output and caches (keeps .venv and images)

@@ -25,8 +25,20 @@ if [[ ! -f "$DEMO/keys/demo.key" ]]; then
     minisign -G -W -p "$DEMO/keys/demo.pub" -s "$DEMO/keys/demo.key" >/dev/null
 fi
 
+log "staging the hello-compose project and its image (docker save of a local image)"
+# Staged once and kept: the same version must always have the same bytes.
+STAGE="$DEMO/stage"
+if [[ ! -f "$STAGE/hello-compose/images/hello-compose-1.0.0.tar" ]]; then
+    rm -rf "$STAGE/hello-compose"
+    mkdir -p "$STAGE/hello-compose/images"
+    cp -R docs/examples/demo/components/hello-compose/. "$STAGE/hello-compose/"
+    docker tag groundwork/busybox:local groundwork/hello-compose:1.0.0
+    docker save -o "$STAGE/hello-compose/images/hello-compose-1.0.0.tar" groundwork/hello-compose:1.0.0
+    docker rmi groundwork/hello-compose:1.0.0 >/dev/null
+fi
+
 log "building and signing the demo release"
-ansible-playbook playbooks/build.yml -e @docs/examples/demo/release.yml \
+ansible-playbook playbooks/build.yml -e @docs/examples/demo/release.yml -e "groundwork_demo_stage=$STAGE" \
     -e "groundwork_build_dest=$DEMO/www/demo" -e "groundwork_build_signing_key=$DEMO/keys/demo.key"
 
 log "serving $DEMO/www on http://127.0.0.1:$PORT/"
@@ -41,15 +53,30 @@ for _ in $(seq 50); do
     curl -fsS -o /dev/null "http://127.0.0.1:$PORT/demo/manifest.yaml" 2>/dev/null && break
     sleep 0.2
 done
+# Another process on the port would serve someone else's release: make sure it is ours.
+if ! kill -0 "$(cat "$DEMO/server.pid" 2>/dev/null)" 2>/dev/null \
+        || ! curl -fsS "http://127.0.0.1:$PORT/demo/manifest.yaml" | cmp -s - "$DEMO/www/demo/manifest.yaml"; then
+    echo "demo: could not serve $DEMO/www on 127.0.0.1:$PORT (is another server using the port?)" >&2
+    cat "$DEMO/server.log" >&2 || true
+    exit 1
+fi
 
 log "starting the lab hosts"
+# The capability set that runs systemd in a container (see
+# ../shared/docs/test-infrastructure.md); lab-trixie, the compose host, also
+# runs Docker Engine inside, which needs more capabilities and /var/lib/docker
+# on a volume (overlay2 cannot sit on the container's own overlay filesystem).
+SYSTEMD_OPTS=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined
+    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock)
+DOCKER_CAPS=(--cap-add NET_ADMIN --cap-add NET_RAW --cap-add SYS_PTRACE --cap-add MKNOD
+    --cap-add AUDIT_WRITE --cap-add SETFCAP --cap-add SYS_MODULE -v /var/lib/docker)
 for spec in lab-bookworm:bookworm lab-trixie:trixie; do
     name="${spec%%:*}"; release="${spec##*:}"
+    extra=()
+    [[ "$name" == lab-trixie ]] && extra=("${DOCKER_CAPS[@]}")
     if [[ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || true)" != "true" ]]; then
-        docker rm -f "$name" >/dev/null 2>&1 || true
-        docker run -d --name "$name" --hostname "$name" \
-            --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-            --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+        docker rm -f -v "$name" >/dev/null 2>&1 || true
+        docker run -d --name "$name" --hostname "$name" --cap-add SYS_ADMIN "${SYSTEMD_OPTS[@]}" "${extra[@]}" \
             "groundwork/debian-systemd:$release" /lib/systemd/systemd >/dev/null
     fi
 done
@@ -60,6 +87,9 @@ for name in lab-bookworm lab-trixie; do
         sleep 1
     done
     echo "$name: systemd $state"
+    # A booted host has / shared; Docker starts a container with / private, and
+    # systemd then cannot hand LoadCredential= files to a service. Lab only.
+    docker exec "$name" mount --make-rshared /
 done
 
 log "ansible-playbook playbooks/deploy.yml -i inventories/lab"
@@ -69,7 +99,9 @@ first=$(python3 -c "print(round($EPOCHREALTIME - $start, 2))")
 
 log "the same command again: nothing to download, copy or change"
 start=$EPOCHREALTIME
-rerun="$(ansible-playbook playbooks/deploy.yml -i inventories/lab)"
+ansible-playbook playbooks/deploy.yml -i inventories/lab >"$DEMO/rerun.log" \
+    || { cat "$DEMO/rerun.log"; echo "demo: the second run failed" >&2; exit 1; }
+rerun="$(cat "$DEMO/rerun.log")"
 second=$(python3 -c "print(round($EPOCHREALTIME - $start, 2))")
 printf '%s\n' "$rerun" | sed -n '/PLAY RECAP/,$p'
 changed=$(printf '%s\n' "$rerun" | sed -n '/PLAY RECAP/,$p' | grep -o 'changed=[0-9]*' | cut -d= -f2 \
@@ -86,5 +118,27 @@ for name in lab-bookworm lab-trixie; do
     docker exec "$name" sh -c 'for c in /opt/groundwork/bundles/*/current; do printf "%s: %s -> %s\n" "$(hostname)" "$c" "$(readlink -f "$c")"; done'
     docker exec "$name" /opt/groundwork/bundles/hello-site/current/bin/hello-site
 done
+
+log "the deployed services answering over HTTP"
+answer() {  # answer NAME HOST URL EXPECTED: print the answer, fail when it is not EXPECTED
+    local got
+    got="$(curl -fsS --max-time 5 --retry 10 --retry-delay 1 --retry-all-errors "$3" || true)"
+    printf '%s (%s): %s\n' "$1" "$2" "${got:-no answer}"
+    if [[ "$got" != *"$4"* ]]; then
+        echo "demo: $1 on $2 did not answer with '$4'" >&2
+        exit 1
+    fi
+}
+ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+answer "hello-svc, a systemd service" lab-bookworm "http://$(ip_of lab-bookworm):8080/" "hello-svc 1.0.0"
+answer "hello-compose, a compose project" lab-trixie "http://$(ip_of lab-trixie):8080/" "hello-compose 1.0.0"
+docker exec lab-bookworm systemctl show hello-svc.service -p ActiveState -p NoNewPrivileges -p ProtectSystem -p MainPID
+exposure="$(docker exec lab-bookworm systemd-analyze security --no-pager hello-svc.service | sed -n 's/.*Overall exposure level for [^:]*: //p')"
+echo "systemd-analyze security hello-svc.service: $exposure"
+if ! python3 -c 'import sys; sys.exit(float(sys.argv[1].split()[0]) > 2.0)' "$exposure"; then
+    echo "demo: hello-svc's exposure is above 2.0 (the role's goal: OK or better)" >&2
+    exit 1
+fi
+docker exec lab-trixie docker compose ls
 echo
 echo "The lab keeps running: docker exec -it lab-bookworm bash   (remove it with: make demo-clean)"

@@ -440,6 +440,8 @@ def check_compatibility(selected, installed=None, host_capabilities=None, check_
     ``installed``: mapping name -> {"version": str, "requires": {"components": {}, "host": {}}} of
     what the host already runs (its ``current`` versions); selected components replace these.
     ``host_capabilities``: mapping capability -> version string (None or missing = unknown).
+    An installed component's host requirement on an unknown capability is not judged (it was
+    judged when that component was installed); a known capability that violates it is.
     ``check_host``: False skips host requirements (no host to compare against, e.g. a cache fill).
     Returns the list of problems; raise with :func:`assert_compatible`.
     """
@@ -470,6 +472,10 @@ def check_compatibility(selected, installed=None, host_capabilities=None, check_
             specs = SpecifierSet(spec)
             raw = host_capabilities.get(cap)
             have = host_version(raw)
+            if have is None and info["origin"] == "installed":
+                # Checked when it was installed; a play that did not measure this capability
+                # (a files-only delivery before the Docker play) must not be refused for it.
+                continue
             if have is None:
                 problems.append("%s requires host %s %s, but the host's %s version is unknown" % (label, cap, spec, cap))
             elif not specs.contains(have, prereleases=True):

@@ -415,6 +415,20 @@ def test_installed_components_still_constrain():
         "version": "2.0", "requires": {"components": {"redis": ">=8"}}}}) == []
 
 
+def test_installed_host_requirements_judged_only_when_known():
+    motd = component("motd", "1.0")
+    installed = {"web": {"version": "1.0", "requires": {"host": {"docker_engine": ">=20.10"}}}}
+    # Delivering something else, in a play that did not measure Docker: not refused.
+    assert check_compatibility([motd], installed=installed) == []
+    # A measured capability that breaks the installed component is still reported.
+    assert check_compatibility([motd], installed=installed, host_capabilities={"docker_engine": "19.03"}) == [
+        "web 1.0 requires host docker_engine >=20.10, but the host has 19.03"]
+    # A selected component's requirement on an unknown capability is still refused.
+    web2 = component("web", "2.0", host={"docker_engine": ">=20.10"})
+    assert check_compatibility([web2], installed=installed) == [
+        "web 2.0 requires host docker_engine >=20.10, but the host's docker_engine version is unknown"]
+
+
 @pytest.mark.parametrize("reported, spec, ok", [
     ("20.10.24+dfsg1", ">=20.10", True),
     ("20.10.24+dfsg1", ">=20.10.25", False),

@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: groundwork.infra contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The whole lab, end to end, as a user drives it (``make demo-check`` runs this).
+
+Expects the lab that ``scripts/demo.sh`` leaves running: ``lab-bookworm`` (systemd host,
+hello-svc), ``lab-trixie`` (compose host, hello-compose), release 2026.11.0 of the demo
+deployed and its files under ``build/demo``. The tests run in file order and share the lab:
+validate, status, an upgrade dry run checked against the real upgrade that follows, an
+idempotent re-run, a refused downgrade, then reset.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from labkit import BASE, BIN, DEMO, HOSTS, ROOT, http_get, playbook, recap, run, status
+
+NEXT_RELEASE = "2026.11.1"
+NEXT_MANIFEST = "%s/demo-next/manifest.yaml" % BASE
+
+
+@pytest.fixture(scope="module")
+def next_release(tmp_path_factory):
+    """Release 2026.11.1: hello-svc 1.1.0, everything else as in 2026.11.0, signed by the demo key."""
+    work = tmp_path_factory.mktemp("next")
+    svc = work / "hello-svc"
+    shutil.copytree(ROOT / "docs/examples/demo/components/hello-svc", svc, symlinks=True)
+    lib = svc / "lib" / "hello_svc.py"
+    lib.write_text(lib.read_text().replace('VERSION = "1.0.0"', 'VERSION = "1.1.0"'))
+    definition = (ROOT / "docs/examples/demo/release.yml").read_text()
+    definition = definition.replace('groundwork_build_release: "2026.11.0"', 'groundwork_build_release: "%s"' % NEXT_RELEASE)
+    definition = re.sub(r'(- name: hello-svc\n    version: )"1\.0\.0"', r'\1"1.1.0"', definition)
+    definition = definition.replace('src: "{{ playbook_dir }}/../docs/examples/demo/components/hello-svc"', 'src: "%s"' % svc)
+    assert '"1.1.0"' in definition and str(svc) in definition
+    (work / "release.yml").write_text(definition)
+    env = dict(os.environ, PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
+    run(str(BIN / "ansible-playbook"), "playbooks/build.yml", "-e", "@%s" % (work / "release.yml"),
+        "-e", "groundwork_demo_stage=%s" % (DEMO / "stage"), "-e", "groundwork_build_dest=%s" % (DEMO / "www" / "demo-next"),
+        "-e", "groundwork_build_signing_key=%s" % (DEMO / "keys" / "demo.key"), env=env)
+    return NEXT_MANIFEST
+
+
+def test_validate_finds_nothing_wrong_with_the_lab():
+    proc = playbook("validate.yml")
+    assert "validate: 2 host(s) checked, no problem found" in proc.stdout
+    assert all(r["changed"] == 0 for r in recap(proc.stdout).values())
+
+
+def test_validate_reports_every_problem_at_once_and_changes_nothing():
+    proc = playbook("validate.yml", "-e", '{"bundle_keep": "many", "compose_app_projects": "not-a-list"}',
+                    "-e", "bundle_manifest=%s/missing/manifest.yaml" % BASE, check=False)
+    assert proc.returncode != 0
+    assert "validate: 5 problem(s) on 2 of 2 host(s)" in proc.stdout
+    assert "role bundle: argument 'bundle_keep' is of type str" in proc.stdout
+    assert "role compose_app:" in proc.stdout and "compose_app_projects" in proc.stdout
+    assert proc.stdout.count("missing/manifest.yaml: not found (HTTP 404)") >= 2
+    assert all(recap(proc.stdout)[h]["changed"] == 0 for h in HOSTS)
+
+
+def test_status_shows_every_component_version_state_and_health(tmp_path):
+    proc, rows = status(tmp_path)
+    svc = rows[("lab-bookworm", "hello-svc")]
+    assert (svc["version"], svc["release"], svc["runs_as"], svc["state"], svc["health"]) == (
+        "1.0.0", "2026.11.0", "hello-svc.service", "active/running", "ok")
+    web = rows[("lab-trixie", "hello-compose")]
+    assert (web["version"], web["state"], web["health"]) == ("1.0.0", "running 1/1", "ok")
+    assert rows[("lab-trixie", "motd")]["runs_as"] == "files"
+    assert set(key[0] for key in rows) == set(HOSTS)
+    assert re.search(r"lab-bookworm\s+lab\s+hello-svc\s+1\.0\.0\s+2026\.11\.0\s+hello-svc\.service\s+active/running\s+ok",
+                     proc.stdout)
+
+
+def test_status_reports_a_stopped_service(tmp_path):
+    subprocess.run(["docker", "exec", "lab-bookworm", "systemctl", "stop", "hello-svc.service"], check=True)
+    try:
+        rows = status(tmp_path)[1]
+        assert rows[("lab-bookworm", "hello-svc")]["state"] == "inactive/dead"
+        assert rows[("lab-bookworm", "hello-svc")]["health"].startswith("failing")
+    finally:
+        subprocess.run(["docker", "exec", "lab-bookworm", "systemctl", "start", "hello-svc.service"], check=True)
+    http_get("lab-bookworm")
+
+
+def test_upgrade_dry_run_predicts_exactly_what_the_upgrade_changes(next_release, tmp_path):
+    before = status(tmp_path)[1]
+    dry = playbook("upgrade.yml", "-e", "bundle_manifest=%s" % next_release, "--check", "--diff")
+    planned = sorted(re.findall(r"upgrade: (\S+): (\S+) (\S+) -> (\S+) \(", dry.stdout))
+    assert planned == [("lab-bookworm", "hello-svc", "1.0.0", "1.1.0")]
+    # The dry run changed nothing.
+    assert "hello-svc 1.0.0" in http_get("lab-bookworm")
+    unchanged = status(tmp_path)[1]
+    assert unchanged == before
+
+    real = playbook("upgrade.yml", "-e", "bundle_manifest=%s" % next_release)
+    assert sorted(re.findall(r"upgrade: (\S+): (\S+) (\S+) -> (\S+) \(", real.stdout)) == planned
+    after = status(tmp_path)[1]
+    moved = sorted((h, c, before[(h, c)]["version"], after[(h, c)]["version"])
+                   for (h, c) in after if after[(h, c)]["version"] != before.get((h, c), {}).get("version"))
+    assert moved == planned
+    assert after[("lab-bookworm", "hello-svc")]["release"] == NEXT_RELEASE
+    assert "hello-svc 1.1.0" in http_get("lab-bookworm")
+    assert "hello-compose 1.0.0" in http_get("lab-trixie")
+
+
+def test_upgrade_again_changes_nothing(next_release):
+    proc = playbook("upgrade.yml", "-e", "bundle_manifest=%s" % next_release)
+    assert "upgrade: nothing to change" in proc.stdout
+    assert all(r["changed"] == 0 for r in recap(proc.stdout).values())
+
+
+def test_downgrade_is_refused_before_anything_changes(tmp_path):
+    before = status(tmp_path)[1]
+    proc = playbook("upgrade.yml", check=False)
+    assert proc.returncode != 0
+    assert "release 2026.11.0 is lower than release %s, the highest accepted on lab-bookworm" % NEXT_RELEASE in proc.stdout
+    assert "Deliver verified bundles" not in proc.stdout
+    after = status(tmp_path)[1]
+    assert after == before
+    assert "hello-svc 1.1.0" in http_get("lab-bookworm")
+
+
+def test_reset_needs_confirmation_then_removes_every_deployment(tmp_path):
+    refused = playbook("reset.yml", check=False)
+    assert refused.returncode != 0 and "groundwork_reset_confirm=true" in refused.stdout
+    assert "hello-svc 1.1.0" in http_get("lab-bookworm")
+
+    playbook("reset.yml", "-e", "groundwork_reset_confirm=true")
+    for host in HOSTS:
+        probe = subprocess.run(["docker", "exec", host, "test", "-e", "/opt/groundwork/bundles"], check=False)
+        assert probe.returncode == 1, "%s still has /opt/groundwork/bundles" % host
+    unit = subprocess.run(["docker", "exec", "lab-bookworm", "systemctl", "show", "-p", "LoadState", "--value",
+                           "hello-svc.service"], stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    assert unit.stdout.strip() == "not-found"
+    containers = subprocess.run(["docker", "exec", "lab-trixie", "docker", "ps", "-aq", "--filter",
+                                 "label=com.docker.compose.project=hello-compose"],
+                                stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    assert containers.stdout.strip() == ""
+    rows = status(tmp_path)[1]
+    assert not [r for r in rows.values() if r["version"] != "not installed"]
