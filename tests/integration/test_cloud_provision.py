@@ -193,6 +193,7 @@ def test_inventory_finds_the_instances_in_the_lab_groups(env):
         expected = {name for name, groups in INSTANCES.items() if group in groups}
         assert set(inventory.get(group, {}).get("hosts", [])) == expected, group
     assert set(inventory["k3s_cluster"]["hosts"]) == {"gw-k3s-server-1", "gw-k3s-agent-1"}
+    assert set(inventory["cloud_hosts"]["hosts"]) == set(INSTANCES)
     assert inventory["prod"]["hosts"] == ["gw-compose-1"]
     hostvars = inventory["_meta"]["hostvars"]
     assert all(hostvars[name]["ansible_host"] for name in INSTANCES)
