@@ -43,7 +43,7 @@ PYTEST_ARGS ?=
 SANITY_PYTHONS ?= 3.11
 export SANITY_PYTHONS
 
-.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo demo-check demo-clean e2e bench bench-smoke clean distclean clean-images
+.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo demo-check demo-next demo-clean e2e bench bench-smoke clean distclean clean-images
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -98,6 +98,9 @@ test: venv host-packages collection-link unit integration bench-smoke lint sanit
 demo: venv images collection-link ## Run scripts/demo.sh
 	$(ROOT)/scripts/demo.sh
 
+demo-next: venv collection-link ## After `make demo`: build the next demo release (hello-svc 1.1.0), serve it, print the upgrade commands
+	$(ROOT)/scripts/demo-next.sh --serve
+
 demo-check: venv images collection-link ## The demo as a test: a fresh lab, scripts/demo.sh, tests/e2e on it, then remove the lab
 	$(MAKE) demo-clean
 	$(ROOT)/scripts/demo.sh
@@ -113,7 +116,8 @@ bench: venv images collection-link ## Benchmarks (1 GiB bundle, deploy on the la
 bench-smoke: venv host-packages collection-link ## The benchmarks at a tiny size, only to check they still run
 	$(PY) $(ROOT)/bench/bundle_bench.py --size-mib 8 --small-mib 4 --runs 1 --hosts 2 --json $(BUILD)/bench/smoke.json
 
-demo-clean: ## Stop and remove the demo lab (containers and build/demo)
+demo-clean: ## Stop and remove the demo lab (containers, the server of make demo-next, build/demo)
+	if [ -f $(BUILD)/demo/server.pid ]; then kill "$$(cat $(BUILD)/demo/server.pid)" 2>/dev/null || true; fi
 	docker rm -f -v lab-bookworm lab-trixie >/dev/null 2>&1 || true
 	rm -rf $(BUILD)/demo
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -26,23 +25,10 @@ NEXT_MANIFEST = "%s/demo-next/manifest.yaml" % BASE
 
 
 @pytest.fixture(scope="module")
-def next_release(tmp_path_factory):
-    """Release 2026.11.1: hello-svc 1.1.0, everything else as in 2026.11.0, signed by the demo key."""
-    work = tmp_path_factory.mktemp("next")
-    svc = work / "hello-svc"
-    shutil.copytree(ROOT / "docs/examples/demo/components/hello-svc", svc, symlinks=True)
-    lib = svc / "lib" / "hello_svc.py"
-    lib.write_text(lib.read_text().replace('VERSION = "1.0.0"', 'VERSION = "1.1.0"'))
-    definition = (ROOT / "docs/examples/demo/release.yml").read_text()
-    definition = definition.replace('groundwork_build_release: "2026.11.0"', 'groundwork_build_release: "%s"' % NEXT_RELEASE)
-    definition = re.sub(r'(- name: hello-svc\n    version: )"1\.0\.0"', r'\1"1.1.0"', definition)
-    definition = definition.replace('src: "{{ playbook_dir }}/../docs/examples/demo/components/hello-svc"', 'src: "%s"' % svc)
-    assert '"1.1.0"' in definition and str(svc) in definition
-    (work / "release.yml").write_text(definition)
-    env = dict(os.environ, PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
-    run(str(BIN / "ansible-playbook"), "playbooks/build.yml", "-e", "@%s" % (work / "release.yml"),
-        "-e", "groundwork_demo_stage=%s" % (DEMO / "stage"), "-e", "groundwork_build_dest=%s" % (DEMO / "www" / "demo-next"),
-        "-e", "groundwork_build_signing_key=%s" % (DEMO / "keys" / "demo.key"), env=env)
+def next_release():
+    """Release 2026.11.1 (hello-svc 1.1.0), built and signed by scripts/demo-next.sh as ``make demo-next`` does."""
+    run(str(ROOT / "scripts" / "demo-next.sh"), env=dict(os.environ, VENV=str(BIN.parent)))
+    assert (DEMO / "www" / "demo-next" / "manifest.yaml").is_file()
     return NEXT_MANIFEST
 
 
