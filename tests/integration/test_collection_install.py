@@ -130,3 +130,15 @@ def test_module_doc_from_installed_collection(built, module):
     # The documentation came from the installed copy, not the checkout.
     filename = doc[key]["doc"].get("filename", "")
     assert str(built["install"]) in filename, filename
+
+
+PLAYBOOKS = sorted(p.stem for p in (ROOT / "playbooks").glob("*.yml"))
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS)
+def test_playbook_by_fqcn_from_installed_collection(built, playbook):
+    """`ansible-playbook groundwork.infra.<name>` finds the installed copy, and it parses."""
+    proc = _run([_tool("ansible-playbook"), "%s.%s" % (FQCN, playbook), "--syntax-check", "-i", "localhost,"],
+                built["env"], built["work"])
+    installed = built["install"] / "ansible_collections" / NAMESPACE / NAME / "playbooks" / ("%s.yml" % playbook)
+    assert "playbook: %s" % installed in proc.stdout, proc.stdout
