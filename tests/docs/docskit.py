@@ -13,6 +13,8 @@ not a skip: `make docs-check` creates the virtualenv first.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +70,107 @@ def build_collection(dist):
     tarball = dist / TARBALL_NAME
     assert tarball.is_file(), sorted(p.name for p in dist.iterdir())
     return tarball
+
+
+# ---- command blocks of the guides ------------------------------------------------------------------
+# Every ```sh block in docs/ carries a marker on the line before it:
+#   <!-- tested-by: tests/docs/test_guide_commands.py -->   executed by that test, in order, per document
+#   <!-- tested-by: PATH [PATH ...] -->                     run by those tests/scripts; the program, flags,
+#                                                           playbooks and -e keys of every command must
+#                                                           appear in them (tests/unit/test_docs_commands.py)
+# A fenced block of any language after <!-- file: NAME --> is written to NAME in the scratch directory
+# of the executing test before the commands that follow it.
+RUNNER = "tests/docs/test_guide_commands.py"
+COMMAND_LANGUAGES = ("sh", "bash", "shell", "console")
+_FENCE = re.compile(r"^```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
+_MARKER = re.compile(r"^<!--\s*(?P<kind>tested-by|file|message-from):\s*(?P<value>.+?)\s*-->\s*$")
+
+
+class Block:  # pylint: disable=too-few-public-methods
+    """A fenced block of a Markdown document and the marker right before it."""
+
+    def __init__(self, doc, line, lang, text, marker):
+        self.doc, self.line, self.lang, self.text = doc, line, lang, text
+        self.kind, self.value = marker if marker else (None, None)
+
+    @property
+    def is_command(self):
+        return self.lang in COMMAND_LANGUAGES
+
+    @property
+    def targets(self):
+        return self.value.split() if self.kind == "tested-by" else []
+
+    def __repr__(self):
+        return "%s:%d" % (self.doc.relative_to(ROOT), self.line)
+
+
+def blocks(doc):
+    """Every fenced block of a Markdown file, with its marker (the line right before the fence)."""
+    lines = doc.read_text(encoding="utf-8").splitlines()
+    found, index = [], 0
+    while index < len(lines):
+        fence = _FENCE.match(lines[index])
+        if not fence:
+            index += 1
+            continue
+        start = index
+        index += 1
+        body = []
+        while index < len(lines) and not lines[index].startswith("```"):
+            body.append(lines[index])
+            index += 1
+        marker = _MARKER.match(lines[start - 1]) if start else None
+        found.append(Block(doc, start + 1, fence.group("lang"), "\n".join(body) + "\n",
+                           (marker.group("kind"), marker.group("value")) if marker else None))
+        index += 1
+    return found
+
+
+def guide_documents():
+    return sorted((ROOT / "docs").rglob("*.md"))
+
+
+def commands(text):
+    """Command lines of a shell block: continuations joined, comments and blank lines dropped."""
+    joined, current = [], ""
+    for line in text.splitlines():
+        if line.rstrip().endswith("\\"):
+            current += line.rstrip()[:-1] + " "
+            continue
+        current += line
+        if current.strip() and not current.strip().startswith("#"):
+            joined.append(current.strip())
+        current = ""
+    return joined
+
+
+def significant_words(command):
+    """What must appear in a test that claims to run `command`: program, flags, playbooks, -e keys.
+
+    Paths of inventories, URLs, host names and values are placeholders for the reader's own
+    and are not checked.
+    """
+    words = shlex.split(command, comments=True)
+    while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+        words.pop(0)
+    if not words:
+        return []
+    wanted = [words[0]]
+    previous = None
+    for word in words[1:]:
+        if word in ("|", "&&", "||", ";"):
+            previous = None
+            continue
+        if word.startswith("-") and not re.match(r"^-\d", word):
+            wanted.append(word.split("=", 1)[0])
+        elif previous in ("-e", "--extra-vars") and not word.startswith("@"):
+            wanted.extend(part.split("=", 1)[0] + "=" for part in word.split() if "=" in part)
+        elif re.match(r"^groundwork\.infra\.[a-z_]+$", word) and words[0] == "ansible-playbook":
+            wanted.append(word.rsplit(".", 1)[1] + ".yml")
+        elif word.endswith((".yml", ".yaml")) and not word.startswith("@"):
+            wanted.append(Path(word).name)
+        elif words[0] == "make" and re.match(r"^[a-z][a-z-]*$", word):
+            wanted.append(word)
+        previous = word
+    return wanted
