@@ -32,7 +32,8 @@ log "lint-collection-docs"
 antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs self "$ROOT"
 
 rm -rf "$DEST"
-mkdir -m 0755 -p "$DEST"
+mkdir -p "$(dirname "$DEST")"
+mkdir -m 0755 "$DEST"
 log "sphinx-init"
 antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$DEST" groundwork.infra >/dev/null
 printf '\n# groundwork.infra: built offline, no intersphinx inventories.\nintersphinx_mapping = {}\n' >>"$DEST/conf.py"

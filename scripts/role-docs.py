@@ -124,7 +124,7 @@ def read_defaults(role):
         if key and key.group("name") not in order:
             order[key.group("name")] = number
     loaded = yaml.safe_load(text) or {}
-    values = {k: v for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+    values = dict(loaded) if isinstance(loaded, dict) else {}
     return order, headings, values
 
 

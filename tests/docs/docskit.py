@@ -140,7 +140,7 @@ def commands(text):
             continue
         current += line
         if current.strip() and not current.strip().startswith("#"):
-            joined.append(current.strip())
+            joined.append(" ".join(current.split()))
         current = ""
     return joined
 
