@@ -9,8 +9,10 @@ exported variables and the working directory carry over from one block to the ne
 the reader's shell. Blocks marked ``<!-- file: NAME -->`` are written to NAME first, when reached. The scratch
 directory stands in for the reader's working directory:
 
-- ``groundwork-infra`` is the checkout (a symlink to this repository), and
-  ``inventories`` and ``docs`` point at the checkout's, for commands run from a checkout;
+- ``groundwork-infra`` is the checkout: a copy of the files git knows about (tracked, and
+  untracked but not ignored), so a guide may change it (a changelog release) without
+  touching this repository; ``inventories`` and ``docs`` are links to this repository's,
+  for commands that only read them;
 - HOME is private, so ``ansible-galaxy collection install`` lands in ~/.ansible/collections
   of the scratch directory and nothing of the checkout's Ansible settings leaks in;
 - PATH holds the project virtualenv (ansible-core and the community collections of the
@@ -20,11 +22,22 @@ directory stands in for the reader's working directory:
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
 
 from docskit import DOCS_VENV, PROJECT_BIN, ROOT, RUNNER, blocks, clean_env, guide_documents
+
+def _copy_checkout(dest):
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=str(ROOT),
+                            capture_output=True, check=True).stdout.decode("utf-8").split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file() or source.is_symlink():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name, follow_symlinks=False)
+
 
 DOCS = [doc for doc in guide_documents() if any(RUNNER in b.targets for b in blocks(doc))]
 
@@ -38,8 +51,9 @@ def test_guide(doc, tmp_path):
     work, home, state = tmp_path / "work", tmp_path / "home", tmp_path / "shell-state"
     for directory in (work, home):
         directory.mkdir()
-    for name, target in (("groundwork-infra", ROOT), ("inventories", ROOT / "inventories"), ("docs", ROOT / "docs")):
-        (work / name).symlink_to(target, target_is_directory=True)
+    _copy_checkout(work / "groundwork-infra")
+    for name in ("inventories", "docs"):
+        (work / name).symlink_to(ROOT / name, target_is_directory=True)
     # Carries exports and the working directory from one block to the next.
     prologue = 'if [[ -f %(s)s ]]; then source %(s)s; cd "$(cat %(s)s.cwd)"; fi\n' % {"s": state}
     epilogue = '\nexport -p >%(s)s; pwd >%(s)s.cwd\n' % {"s": state}
