@@ -14,7 +14,9 @@ directory stands in for the reader's working directory:
   touching this repository; ``inventories`` and ``docs`` are links to this repository's,
   for commands that only read them;
 - HOME is private, so ``ansible-galaxy collection install`` lands in ~/.ansible/collections
-  of the scratch directory and nothing of the checkout's Ansible settings leaks in;
+  of the scratch directory and nothing of the checkout's Ansible settings leaks in. A guide
+  that does not install the collection itself (it says it assumes getting-started.md was
+  followed) finds it installed there already, from the tarball this session built;
 - PATH holds the project virtualenv (ansible-core and the community collections of the
   ``ansible`` package, as ``pip install ansible`` gives a reader), the docs virtualenv
   (antsibull-changelog, ansible-builder) and the system (minisign).
@@ -27,7 +29,8 @@ import subprocess
 
 import pytest
 
-from docskit import DOCS_VENV, PROJECT_BIN, ROOT, RUNNER, blocks, clean_env, guide_documents
+from docskit import DOCS_VENV, PROJECT_BIN, ROOT, RUNNER, blocks, clean_env, guide_documents, project_tool, run
+
 
 def _copy_checkout(dest):
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=str(ROOT),
@@ -46,11 +49,24 @@ def test_some_guides_are_executed():
     assert len(DOCS) >= 3, DOCS
 
 
+@pytest.fixture(scope="module")
+def installed_home(tmp_path_factory, collection_tarball):
+    """A HOME whose ~/.ansible/collections holds the collection, as after getting-started.md."""
+    home = tmp_path_factory.mktemp("home-with-collection")
+    run([project_tool("ansible-galaxy"), "collection", "install", "--offline", collection_tarball], home,
+        env=clean_env(HOME=str(home), ANSIBLE_CONFIG=str(home / "none.cfg")))
+    assert (home / ".ansible" / "collections" / "ansible_collections" / "groundwork" / "infra").is_dir()
+    return home
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda d: str(d.relative_to(ROOT)))
-def test_guide(doc, tmp_path):
+def test_guide(doc, tmp_path, request):
     work, home, state = tmp_path / "work", tmp_path / "home", tmp_path / "shell-state"
-    for directory in (work, home):
-        directory.mkdir()
+    work.mkdir()
+    if "ansible-galaxy collection install" in doc.read_text(encoding="utf-8"):
+        home.mkdir()
+    else:
+        shutil.copytree(request.getfixturevalue("installed_home"), home, symlinks=True)
     _copy_checkout(work / "groundwork-infra")
     for name in ("inventories", "docs"):
         (work / name).symlink_to(ROOT / name, target_is_directory=True)
