@@ -89,8 +89,9 @@ _MARKER = re.compile(r"^<!--\s*(?P<kind>tested-by|file|message-from):\s*(?P<valu
 class Block:  # pylint: disable=too-few-public-methods
     """A fenced block of a Markdown document and the marker right before it."""
 
-    def __init__(self, doc, line, lang, text, marker):
-        self.doc, self.line, self.lang, self.text = doc, line, lang, text
+    def __init__(self, doc, line, fence, marker):
+        self.doc, self.line = doc, line
+        self.lang, self.text = fence
         self.kind, self.value = marker if marker else (None, None)
 
     @property
@@ -121,7 +122,7 @@ def blocks(doc):
             body.append(lines[index])
             index += 1
         marker = _MARKER.match(lines[start - 1]) if start else None
-        found.append(Block(doc, start + 1, fence.group("lang"), "\n".join(body) + "\n",
+        found.append(Block(doc, start + 1, (fence.group("lang"), "\n".join(body) + "\n"),
                            (marker.group("kind"), marker.group("value")) if marker else None))
         index += 1
     return found
