@@ -39,17 +39,25 @@ export ANSIBLE_NOCOWS := true
 export VENV
 
 PYTEST_ARGS ?=
+# Documentation and release tool chain (antsibull-docs, antsibull-changelog,
+# ansible-builder, galaxy-importer): its own virtualenv, see requirements/docs.txt.
+DOCS_VENV ?= $(ROOT)/.venv-docs
+export DOCS_VENV
 # Space separated Python versions for ansible-test sanity (scripts/sanity.sh).
 SANITY_PYTHONS ?= 3.11
 export SANITY_PYTHONS
 
-.PHONY: help venv host-packages engine images collection-link unit integration lint sanity molecule test demo demo-check demo-next demo-clean e2e bench bench-smoke clean distclean clean-images
+.PHONY: help venv docs-venv host-packages engine images collection-link unit integration docs-check docs-site role-docs changelog lint sanity molecule test demo demo-check demo-next demo-clean e2e bench bench-smoke clean distclean clean-images
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 venv: ## Create/refresh .venv from requirements/ (skipped when up to date)
 	@PATH="$(ORIG_PATH)" $(ROOT)/scripts/venv.sh
+
+docs-venv: ## Create/refresh .venv-docs (DOCS_VENV) from requirements/docs.txt
+	@PATH="$(ORIG_PATH)" VENV=$(DOCS_VENV) VENV_REQUIREMENTS=$(ROOT)/requirements/docs.txt \
+	    VENV_CONSTRAINTS=$(ROOT)/requirements/docs-constraints.txt $(ROOT)/scripts/venv.sh
 
 host-packages: ## Install the Debian packages the tests need (apt-get, when missing)
 	@$(ROOT)/scripts/docker-engine.sh --packages-only
@@ -77,6 +85,21 @@ unit: venv collection-link ## Unit tests (pytest tests/unit)
 integration: venv host-packages collection-link ## Integration tests (pytest tests/integration)
 	$(BIN)/pytest tests/integration -q --junitxml=$(REPORTS)/integration.xml $(PYTEST_ARGS)
 
+role-docs: venv ## Regenerate the variable tables of roles/*/README.md from meta/argument_specs.yml
+	$(PY) $(ROOT)/scripts/role-docs.py
+
+changelog: docs-venv ## Regenerate CHANGELOG.md from changelogs/ (antsibull-changelog generate)
+	cd $(ROOT) && $(DOCS_VENV)/bin/antsibull-changelog generate
+
+docs-site: docs-venv collection-link ## Build the docs site with antsibull-docs + Sphinx (build/docs-site/build/html)
+	$(ROOT)/scripts/docs-site.sh
+
+# Documentation and release checks (tests/docs): changelog lint and drift, the docs
+# site, ansible-builder create, galaxy-importer on the built tarball, and the
+# commands of the guides in docs/ run for real.
+docs-check: venv docs-venv host-packages collection-link docs-site ## Docs, changelog, EE and Galaxy import checks (pytest tests/docs)
+	$(BIN)/pytest tests/docs -q --junitxml=$(REPORTS)/docs.xml $(PYTEST_ARGS)
+
 # ansible-lint installs the collection it lints into its cache dir (~/.ansible by default) and
 # skips that install when the same version is already there, so a stale copy from an earlier
 # checkout would be linted instead of this one. A private, fresh HOME keeps it honest.
@@ -93,7 +116,7 @@ molecule: venv images collection-link ## molecule test for every molecule/<scena
 	$(ROOT)/scripts/molecule.sh $(SCENARIOS)
 
 # Cheap checks first: a failure stops the run before the slow ones.
-test: venv host-packages collection-link unit integration bench-smoke lint sanity engine images molecule demo-check ## Everything CI runs
+test: venv host-packages collection-link unit docs-check integration bench-smoke lint sanity engine images molecule demo-check ## Everything CI runs
 
 demo: venv images collection-link ## Run scripts/demo.sh
 	$(ROOT)/scripts/demo.sh
@@ -126,7 +149,7 @@ clean: ## Remove build/, test output and caches (keeps .venv and images)
 	find $(ROOT) -path $(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean ## clean, and remove .venv too
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(DOCS_VENV)
 
 clean-images: ## Remove the local base images (next `make images` rebuilds them)
 	-docker image rm groundwork/debian-systemd:bookworm groundwork/debian-systemd:trixie groundwork/busybox:local

@@ -8,12 +8,15 @@
 # Environment:
 #   VENV    directory of the virtual environment (default: <repo>/.venv)
 #   PYTHON  interpreter used to create it (default: python3.11, else python3)
+#   VENV_REQUIREMENTS, VENV_CONSTRAINTS  requirement and lock files (default:
+#           requirements/test.txt and requirements/constraints.txt; the docs
+#           tool chain uses requirements/docs.txt and docs-constraints.txt)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
-REQ="$ROOT/requirements/test.txt"
-CONSTRAINTS="$ROOT/requirements/constraints.txt"
+REQ="${VENV_REQUIREMENTS:-$ROOT/requirements/test.txt}"
+CONSTRAINTS="${VENV_CONSTRAINTS:-$ROOT/requirements/constraints.txt}"
 STAMP="$VENV/.requirements.sha256"
 
 log() { printf 'venv: %s\n' "$*" >&2; }

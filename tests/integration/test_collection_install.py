@@ -132,6 +132,75 @@ def test_module_doc_from_installed_collection(built, module):
     assert str(built["install"]) in filename, filename
 
 
+# ---- ansible-doc for every plugin file --------------------------------------------------------------
+# Plugin types ansible-doc documents, by directory under plugins/ (modules documented as "module").
+DOC_TYPES = {
+    "modules": "module", "lookup": "lookup", "filter": "filter", "test": "test", "inventory": "inventory",
+    "callback": "callback", "connection": "connection", "become": "become", "cache": "cache", "vars": "vars",
+    "strategy": "strategy", "shell": "shell", "cliconf": "cliconf", "httpapi": "httpapi", "netconf": "netconf",
+}
+# Directories without documentation of their own, and why that is right.
+UNDOCUMENTED = {
+    "action": "the controller side of the module of the same name, which holds the documentation",
+    "doc_fragments": "shared documentation, rendered inside the modules that extend it",
+    "module_utils": "private helpers (underscore names)",
+    "plugin_utils": "private helpers (underscore names)",
+}
+PLUGIN_FILES = sorted(
+    p.relative_to(ROOT / "plugins") for p in (ROOT / "plugins").rglob("*.py") if p.name != "__init__.py")
+ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "meta" / "argument_specs.yml").is_file())
+
+
+def _doc(built, plugin_type, name):
+    proc = _run([_tool("ansible-doc"), "-t", plugin_type, "--json", "%s.%s" % (FQCN, name)], built["env"], built["work"])
+    return json.loads(proc.stdout)["%s.%s" % (FQCN, name)]
+
+
+def test_every_plugin_directory_is_known():
+    unknown = sorted({str(p.parts[0]) for p in PLUGIN_FILES} - set(DOC_TYPES) - set(UNDOCUMENTED))
+    assert not unknown, "plugins/%s: add the directory to DOC_TYPES or UNDOCUMENTED" % unknown
+
+
+@pytest.mark.parametrize("path", [p for p in PLUGIN_FILES if p.parts[0] in DOC_TYPES], ids=str)
+def test_ansible_doc_for_plugin(built, path):
+    doc = _doc(built, DOC_TYPES[path.parts[0]], path.stem)
+    assert doc["doc"].get("short_description"), doc
+    assert doc.get("examples"), "%s has no EXAMPLES" % path
+    assert str(built["install"]) in doc["doc"].get("filename", "")
+
+
+@pytest.mark.parametrize("path", [p for p in PLUGIN_FILES if p.parts[0] == "action"], ids=str)
+def test_action_plugin_is_documented_by_its_module(built, path):
+    assert (ROOT / "plugins" / "modules" / path.name).is_file(), "%s has no module of the same name" % path
+    assert _doc(built, "module", path.stem)["doc"]["short_description"]
+
+
+@pytest.mark.parametrize("path", [p for p in PLUGIN_FILES if p.parts[0] == "doc_fragments"], ids=str)
+def test_doc_fragment_reaches_ansible_doc(built, path):
+    fragment = "%s.%s" % (FQCN, path.stem)
+    users = [p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if fragment in p.read_text(encoding="utf-8")]
+    assert users, "no module extends %s" % fragment
+    namespace = {}
+    exec(compile((ROOT / "plugins" / path).read_text(encoding="utf-8"), str(path), "exec"), namespace)  # pylint: disable=exec-used
+    options = yaml.safe_load(namespace["ModuleDocFragment"].DOCUMENTATION)["options"]
+    for module in users:
+        documented = _doc(built, "module", module)["doc"]["options"]
+        assert set(options) <= set(documented), "%s lacks options of %s" % (module, fragment)
+
+
+@pytest.mark.parametrize("path", [p for p in PLUGIN_FILES if p.parts[0] in ("module_utils", "plugin_utils")], ids=str)
+def test_helpers_are_private(path):
+    assert path.name.startswith("_"), "%s: helpers are private to the collection (underscore names)" % path
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_ansible_doc_for_role(built, role):
+    proc = _run([_tool("ansible-doc"), "-t", "role", "--json", "%s.%s" % (FQCN, role)], built["env"], built["work"])
+    doc = json.loads(proc.stdout)["%s.%s" % (FQCN, role)]
+    assert doc["entry_points"]["main"]["short_description"]
+    assert doc["entry_points"]["main"].get("options")
+
+
 PLAYBOOKS = sorted(p.stem for p in (ROOT / "playbooks").glob("*.yml"))
 
 
