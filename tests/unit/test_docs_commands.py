@@ -72,9 +72,9 @@ def test_significant_words():
 
 def test_a_flag_nothing_runs_is_caught(tmp_path):
     doc = tmp_path / "guide.md"
-    doc.write_text("x\n<!-- tested-by: tests/e2e/test_lab.py -->\n```sh\n"
+    doc.write_text("x\n<!-- tested-by: tests/e2e/test_lab.py tests/e2e/labkit.py -->\n```sh\n"
                    "ansible-playbook playbooks/upgrade.yml --check --no-such-flag\n```\n", encoding="utf-8")
     (block,) = docskit.blocks(doc)
-    source = (ROOT / "tests" / "e2e" / "test_lab.py").read_text(encoding="utf-8")
+    source = "".join((ROOT / "tests" / "e2e" / name).read_text(encoding="utf-8") for name in ("test_lab.py", "labkit.py"))
     missing = [w for c in docskit.commands(block.text) for w in docskit.significant_words(c) if w not in source]
     assert missing == ["--no-such-flag"]
