@@ -28,7 +28,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1024 * 1024
-PORT = 18095
+PORT = 18123  # outside 18080-18110 (the demo and molecule scenarios use ports there)
 
 
 def collections_path():
