@@ -282,7 +282,10 @@ def main(argv=None):
     try:
         time.sleep(0.5)
         only = set(filter(None, args.only.split(",")))
-        wanted = lambda name: not only or name in only  # noqa: E731
+
+        def wanted(name):
+            return not only or name in only
+
         big = build_release(work, "big", args.size_mib * MIB)
         small = build_release(work, "small", args.small_mib * MIB)
         results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load_before": os.getloadavg()},
