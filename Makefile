@@ -139,10 +139,10 @@ bench: venv images collection-link ## Benchmarks (1 GiB bundle, deploy on the la
 bench-smoke: venv host-packages collection-link ## The benchmarks at a tiny size, only to check they still run
 	$(PY) $(ROOT)/bench/bundle_bench.py --size-mib 8 --small-mib 4 --runs 1 --hosts 2 --json $(BUILD)/bench/smoke.json
 
-demo-clean: ## Stop and remove the demo lab (containers, the server of make demo-next, build/demo)
+demo-clean: ## Stop and remove the demo lab (containers, the server of make demo-next, build/demo, the fact cache build/facts)
 	if [ -f $(BUILD)/demo/server.pid ]; then kill "$$(cat $(BUILD)/demo/server.pid)" 2>/dev/null || true; fi
 	docker rm -f -v lab-bookworm lab-trixie >/dev/null 2>&1 || true
-	rm -rf $(BUILD)/demo
+	rm -rf $(BUILD)/demo $(BUILD)/facts
 
 clean: ## Remove build/, test output and caches (keeps .venv and images)
 	rm -rf $(BUILD) $(ROOT)/tests/output $(ROOT)/.pytest_cache $(ROOT)/.ansible $(ROOT)/groundwork-infra-*.tar.gz

@@ -28,7 +28,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1024 * 1024
-PORT = 18095
+PORT = 18123  # outside 18080-18110 (the demo and molecule scenarios use ports there)
 
 
 def collections_path():
@@ -148,7 +148,9 @@ def bench_fetch(work, runs, release):
     manifest, url, digest = release["manifest"], release["url"], release["digest"]
     ours, anchor = [], []
     for index in range(runs):
-        for label, times in (("ours", ours), ("anchor", anchor)):
+        # Alternate which side goes first, so neither always runs right after the other's writes.
+        order = (("ours", ours), ("anchor", anchor)) if index % 2 == 0 else (("anchor", anchor), ("ours", ours))
+        for label, times in order:
             dest = os.path.join(work, "run-%s-%d" % (label, index))
             shutil.rmtree(dest, ignore_errors=True)
             if label == "ours":
@@ -266,6 +268,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--hosts", type=int, default=4)
     parser.add_argument("--deploy", action="store_true", help="also time deploy.yml on the lab (starts it with scripts/demo.sh)")
+    parser.add_argument("--only", default="", help="comma separated figures to run (fetch, hash, rerun, fanout, memory); default all")
     parser.add_argument("--json", default=os.path.join(ROOT, "build", "bench", "results.json"))
     args = parser.parse_args(argv)
 
@@ -278,17 +281,28 @@ def main(argv=None):
                                "--port", str(PORT), "--log", log], stdout=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
+        only = set(filter(None, args.only.split(",")))
+
+        def wanted(name):
+            return not only or name in only
+
         big = build_release(work, "big", args.size_mib * MIB)
         small = build_release(work, "small", args.small_mib * MIB)
-        results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load_before": os.getloadavg()},
                    "sizes_mib": {"big": args.size_mib, "small": args.small_mib}, "artifact_bytes": big["size"]}
-        results["fetch_verify_extract"] = bench_fetch(work, args.runs, big)
-        results["hash_throughput"] = bench_hash(work, min(args.size_mib, 512) * MIB, max(args.runs, 3))
-        results["rerun_unchanged"] = bench_rerun(work, big["manifest"], log, args.runs)
-        results["fan_out"] = bench_fanout(work, big["manifest"], log, args.hosts)
-        results["peak_rss_mib"] = bench_memory(work, {"%d_mib" % args.small_mib: small, "%d_mib" % args.size_mib: big})
+        if wanted("fetch"):
+            results["fetch_verify_extract"] = bench_fetch(work, args.runs, big)
+        if wanted("hash"):
+            results["hash_throughput"] = bench_hash(work, min(args.size_mib, 512) * MIB, max(args.runs, 3))
+        if wanted("rerun"):
+            results["rerun_unchanged"] = bench_rerun(work, big["manifest"], log, args.runs)
+        if wanted("fanout"):
+            results["fan_out"] = bench_fanout(work, big["manifest"], log, args.hosts)
+        if wanted("memory"):
+            results["peak_rss_mib"] = bench_memory(work, {"%d_mib" % args.small_mib: small, "%d_mib" % args.size_mib: big})
         if args.deploy:
             results["deploy"] = bench_deploy()
+        results["machine"]["load_after"] = os.getloadavg()
     finally:
         server.terminate()
         server.wait()
@@ -296,28 +310,35 @@ def main(argv=None):
     with open(args.json, "w") as handle:
         json.dump(results, handle, indent=2, sort_keys=True)
     print_table(results)
-    print("\nJSON: %s" % args.json)
+    print("\nload average before %.2f %.2f %.2f, after %.2f %.2f %.2f" % (tuple(results["machine"]["load_before"]) + tuple(results["machine"]["load_after"])))
+    print("JSON: %s" % args.json)
     return 0
 
 
 def print_table(results):
     rows = []
-    f = results["fetch_verify_extract"]
-    rows.append(("fetch+verify+extract %d MiB" % results["sizes_mib"]["big"], "bundle_fetch %.2f s vs get_url+unarchive %.2f s" % (
-        f["bundle_fetch_s"], f["get_url_unarchive_s"]), "%.2f" % f["ratio"], f["target"]))
-    h = results["hash_throughput"]
-    rows.append(("hash throughput", "hash_file %.0f MB/s vs hashlib in memory %.0f MB/s" % (h["hash_file_mb_s"], h["hashlib_memory_mb_s"]),
-                 "%.2f" % h["ratio"], h["target"]))
-    r = results["rerun_unchanged"]
-    rows.append(("re-run, nothing changed", "%d bytes downloaded, %.2f s (first %.2f s, verify=full %.2f s), changed=%d" % (
-        r["rerun_downloaded_bytes"], r["rerun_s"], r["first_s"], r["full_verify_rerun_s"], r["rerun_changed"]),
-        "%.2f" % (r["rerun_s"] / r["first_s"]), r["target"]))
-    o = results["fan_out"]
-    one = results["artifact_bytes"]
-    rows.append(("fan-out to %d hosts" % o["hosts"], "origin served %d bytes (one copy: %d)" % (o["origin_bytes"], one),
-                 "%.2f copies" % (o["origin_bytes"] / float(one)), o["target"]))
-    m = results["peak_rss_mib"]
-    rows.append(("peak RSS fetch+extract", ", ".join("%s: %.1f MiB" % (k, v) for k, v in sorted(m.items()) if k != "target"), "", m["target"]))
+    if "fetch_verify_extract" in results:
+        f = results["fetch_verify_extract"]
+        rows.append(("fetch+verify+extract %d MiB" % results["sizes_mib"]["big"], "bundle_fetch %.2f s vs get_url+unarchive %.2f s" % (
+            f["bundle_fetch_s"], f["get_url_unarchive_s"]), "%.2f" % f["ratio"], f["target"]))
+    if "hash_throughput" in results:
+        h = results["hash_throughput"]
+        rows.append(("hash throughput", "hash_file %.0f MB/s vs hashlib in memory %.0f MB/s" % (h["hash_file_mb_s"], h["hashlib_memory_mb_s"]),
+                     "%.2f" % h["ratio"], h["target"]))
+    if "rerun_unchanged" in results:
+        r = results["rerun_unchanged"]
+        rows.append(("re-run, nothing changed", "%d bytes downloaded, %.2f s (first %.2f s, verify=full %.2f s), changed=%d" % (
+            r["rerun_downloaded_bytes"], r["rerun_s"], r["first_s"], r["full_verify_rerun_s"], r["rerun_changed"]),
+            "%.2f" % (r["rerun_s"] / r["first_s"]), r["target"]))
+    if "fan_out" in results:
+        o = results["fan_out"]
+        one = results["artifact_bytes"]
+        rows.append(("fan-out to %d hosts" % o["hosts"], "origin served %d bytes (one copy: %d)" % (o["origin_bytes"], one),
+                     "%.2f copies" % (o["origin_bytes"] / float(one)), o["target"]))
+    if "peak_rss_mib" in results:
+        m = results["peak_rss_mib"]
+        rows.append(("peak RSS fetch+extract", ", ".join("%s: %.1f MiB" % (k, v) for k, v in sorted(m.items()) if k != "target"), "",
+                     m["target"]))
     if "deploy" in results:
         d = results["deploy"]
         rows.append(("deploy.yml on the lab", "first %.1f s, second %.1f s (changed=%d)" % (d["first_s"], d["second_s"], d["second_changed"]),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import hashlib
 import os
 import stat
 import tarfile
@@ -16,7 +17,7 @@ from collections import deque
 from contextlib import contextmanager
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import ArchiveError, StorageError
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import BLOCK_SIZE, hash_file
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import BLOCK_SIZE, HashWorker, hash_file
 
 try:  # Optional in some Python builds.
     import bz2
@@ -176,13 +177,20 @@ class _BoundedStream:
 
 
 @contextmanager
-def _open_tar(path, component, file):
-    """Open a plain, gzip, bzip2 or xz tar file for reading; always closes everything."""
+def _open_tar(path, component, file, fileobj=None):
+    """Open a plain, gzip, bzip2 or xz tar file for reading; always closes everything it opened.
+
+    With ``fileobj`` (an open binary file at ``path``) that handle is read from offset 0 and left open.
+    """
     handles = []
     try:
         try:
-            raw = open(path, "rb")
-            handles.append(raw)
+            if fileobj is None:
+                raw = open(path, "rb")
+                handles.append(raw)
+            else:
+                raw = fileobj
+                raw.seek(0)
             magic = raw.read(6)
             raw.seek(0)
             if magic[:2] == b"\x1f\x8b":
@@ -382,8 +390,12 @@ def _write_error(exc, name, component, file):
     return StorageError("cannot write '%s': %s" % (_show(name), exc), component=component, file=file)
 
 
-def _write_file(tar, member, path, plan, budget, component, file):
-    """Stream one regular file; return bytes written. Removes the partial file on error."""
+def _write_file(tar, member, path, plan, budget, component, file, hashing=None):
+    """Stream one regular file; return ``(bytes written, sha256 hasher)``. Removes the partial file on error.
+
+    The sha256 of what is written is computed on the way (in ``hashing``, a HashWorker,
+    when given), so the install record needs no second pass over the extracted files.
+    """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     name = plan["name"]
     try:
@@ -392,6 +404,7 @@ def _write_file(tar, member, path, plan, budget, component, file):
         raise _write_error(exc, name, component, file) from exc
     written = 0
     ok = False
+    hasher = hashlib.sha256()
     try:
         try:
             source = tar.extractfile(member)
@@ -408,6 +421,10 @@ def _write_file(tar, member, path, plan, budget, component, file):
                 written += len(chunk)
                 if written > budget:
                     raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
+                if hashing is not None:
+                    hashing.update(hasher, chunk)  # bytes: immutable, safe to hash while we write
+                else:
+                    hasher.update(chunk)
                 view = memoryview(chunk)
                 try:
                     while len(view):
@@ -432,7 +449,7 @@ def _write_file(tar, member, path, plan, budget, component, file):
                 os.unlink(path)
             except OSError:
                 pass
-    return written
+    return written, hasher
 
 
 def _set_mtime(path, mtime):
@@ -442,10 +459,13 @@ def _set_mtime(path, mtime):
         os.utime(path, ns=(mtime * 1000000000, mtime * 1000000000))
 
 
-def extract_archive(path, target_dir, limits, component=None, file=None):
+def extract_archive(path, target_dir, limits, component=None, file=None, fileobj=None):
     """Scan, then extract into an existing, empty, private directory.
 
-    Returns dict(files, dirs, symlinks, bytes); ``files`` counts hardlinks too.
+    Returns dict(files, dirs, symlinks, bytes, sha256); ``files`` counts hardlinks too;
+    ``sha256`` maps the relative path of every regular file (and hardlink) to
+    ``(hexdigest, size)`` of the bytes written, for tree_inventory(known=...).
+    ``fileobj``: the archive already open (verified in place); it is left open.
     Raises ArchiveError or StorageError; the caller removes target_dir then.
     """
     try:
@@ -457,8 +477,20 @@ def extract_archive(path, target_dir, limits, component=None, file=None):
     if os.listdir(target_dir):
         raise ArchiveError("staging directory '%s' is not empty" % target_dir, component=component, file=file)
     target_dir = os.path.abspath(target_dir)
-    result = {"files": 0, "dirs": 0, "symlinks": 0, "bytes": 0}
-    with _open_tar(path, component, file) as (tar, bounded):
+    result = {"files": 0, "dirs": 0, "symlinks": 0, "bytes": 0, "sha256": {}}
+    hashers = {}
+    hashing = HashWorker()
+    try:
+        _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing)
+    finally:
+        hashing.close()
+    for name, (hasher, size) in hashers.items():
+        result["sha256"][name] = (hasher.hexdigest(), size)
+    return result
+
+
+def _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing):
+    with _open_tar(path, component, file, fileobj) as (tar, bounded):
         plans = _scan(tar, bounded, limits, component, file)
         for _plan_, member in plans:
             _second_layer(member, target_dir, component, file)
@@ -489,11 +521,17 @@ def extract_archive(path, target_dir, limits, component=None, file=None):
                         os.link(source, dest, follow_symlinks=False)
                     else:
                         os.link(source, dest)
+                    if plan["linkname"] in hashers:
+                        hashers[name] = hashers[plan["linkname"]]
                     result["files"] += 1
             except OSError as exc:
                 raise _write_error(exc, name, component, file) from exc
             if plan["type"] == "file":
-                result["bytes"] += _write_file(tar, member, dest, plan, limits.max_bytes - result["bytes"], component, file)
+                # Files of a block or more are hashed by the helper thread, small ones here (no hand-over cost).
+                written, hasher = _write_file(tar, member, dest, plan, limits.max_bytes - result["bytes"], component, file,
+                                              hashing if plan["size"] >= BLOCK_SIZE else None)
+                hashers[name] = (hasher, written)
+                result["bytes"] += written
                 try:
                     _set_mtime(dest, plan["mtime"])
                 except OSError as exc:
@@ -509,7 +547,6 @@ def extract_archive(path, target_dir, limits, component=None, file=None):
                     _set_mtime(dest, mtime)
             except OSError as exc:
                 raise _write_error(exc, rel, component, file) from exc
-    return result
 
 
 def _walk(src_dir):
@@ -638,18 +675,26 @@ def build_archive(src_dir, out_path, compression="gz", mtime=0):
     return {"sha256": digest, "size": size, "unpacked_size": unpacked, "members": len(entries)}
 
 
-def tree_inventory(root):
+def tree_inventory(root, known=None):
     """Every entry below root: dict(path, type, size, mode, sha256, target), sorted by path.
 
     type is file, dir, symlink or other; size is 0 for directories; sha256 is
-    set for files only; target for symlinks only.
+    set for files only; target for symlinks only. ``known`` maps a relative path
+    to ``(sha256, size)`` computed while this run wrote that file into its private
+    staging directory; such files are not read again (unless the size on disk
+    differs). Every other file is hashed.
     """
+    known = known or {}
     inventory = []
     for parts, path, st in _walk(root):
         entry = {"path": "/".join(parts), "type": "other", "size": 0, "mode": stat.S_IMODE(st.st_mode), "sha256": None, "target": None}
         if stat.S_ISREG(st.st_mode):
             entry["type"] = "file"
-            entry["sha256"], entry["size"] = hash_file(path, "sha256")
+            seen = known.get(entry["path"])
+            if seen is not None and seen[1] == st.st_size:
+                entry["sha256"], entry["size"] = seen
+            else:
+                entry["sha256"], entry["size"] = hash_file(path, "sha256")
         elif stat.S_ISDIR(st.st_mode):
             entry["type"] = "dir"
         elif stat.S_ISLNK(st.st_mode):

@@ -10,6 +10,7 @@ import fcntl
 import http.client
 import json
 import os
+import queue
 import socket
 import ssl
 import stat
@@ -29,6 +30,9 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
 )
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import (
     BLOCK_SIZE,
+    PIPELINE_BUFFERS,
+    PIPELINE_MIN_SIZE,
+    HashWorker,
     hash_file,
     make_stamp,
     new_hash,
@@ -452,7 +456,13 @@ class _Part:
         self.mixed = False
 
     def pump(self, readinto, limit):
-        """Copy up to limit bytes from readinto into the part, hashing on the way. Returns the count."""
+        """Copy up to limit bytes from readinto into the part, hashing on the way. Returns the count.
+
+        From PIPELINE_MIN_SIZE bytes on, a helper thread hashes each block while this
+        thread writes it and reads the next one (buffers in rotation).
+        """
+        if limit >= PIPELINE_MIN_SIZE:
+            return self._pump_pipelined(readinto, limit)
         view = memoryview(self.buffer)
         update = self.hasher.update
         fd = self.fd
@@ -470,6 +480,34 @@ class _Part:
             _write_all(fd, data, component, file)
             copied += count
             self.size += count
+        return copied
+
+    def _pump_pipelined(self, readinto, limit):
+        free = queue.Queue()
+        free.put(self.buffer)
+        for _index in range(PIPELINE_BUFFERS - 1):
+            free.put(bytearray(BLOCK_SIZE))
+        worker = HashWorker(depth=PIPELINE_BUFFERS)
+        hasher = self.hasher
+        fd = self.fd
+        copied = 0
+        try:
+            while copied < limit:
+                buf = free.get()
+                want = limit - copied
+                chunk = memoryview(buf) if want >= BLOCK_SIZE else memoryview(buf)[:want]
+                count = readinto(chunk)
+                if not count:
+                    break
+                data = chunk if count == len(chunk) else chunk[:count]
+                # The worker only reads the buffer; it comes back to ``free`` once hashed,
+                # and this thread has finished writing it before it asks for another.
+                worker.update(hasher, data, lambda buf=buf: free.put(buf))
+                _write_all(fd, data, self.component, self.file)
+                copied += count
+                self.size += count
+        finally:
+            worker.close()
         return copied
 
     def hexdigest(self):

@@ -9,12 +9,21 @@ import errno
 import hashlib
 import hmac
 import os
+import queue
+import stat
+import threading
 import time
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import IntegrityError, StorageError
 
 SUPPORTED_ALGORITHMS = ("sha256", "sha512")
 BLOCK_SIZE = 1024 * 1024
+# Files at least this big are hashed in a pipeline: this thread copies the next block
+# out of the page cache while a helper thread hashes the previous one (both release
+# the GIL), so reading costs almost nothing on top of hashing when a second core is free.
+PIPELINE_MIN_SIZE = 8 * BLOCK_SIZE
+PIPELINE_BUFFERS = 3
+_UNLIMITED = 1 << 62
 
 # A stamp taken less than this long after the file's last change is not trusted:
 # file timestamps come from a coarse kernel clock (one tick, up to 10 ms), so a
@@ -128,30 +137,148 @@ def _check_result(algorithm, digest, got, total, expected_size, component, file)
         raise IntegrityError("%s mismatch: expected %s, got %s" % (algorithm, digest, got), component=component, file=file)
 
 
-def hash_file(path, algorithm="sha256"):
-    """Hash a whole file; return ``(hexdigest, size)``."""
-    hasher = new_hash(algorithm, file=path)
+class HashWorker:
+    """A helper thread that applies ``hasher.update(data)`` in the order given.
+
+    ``data`` must not change until the worker is done with it: pass immutable
+    ``bytes``, or a buffer plus a ``done`` callback that hands it back. ``close()``
+    waits for every update and re-raises the first failure. Standard library only.
+    """
+
+    def __init__(self, depth=4):
+        self._queue = queue.Queue(depth)
+        self._failure = None
+        self._thread = threading.Thread(target=self._run, name="groundwork-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            hasher, data, done = item
+            if self._failure is None:
+                try:
+                    hasher.update(data)
+                except BaseException as exc:  # pylint: disable=broad-except
+                    self._failure = exc
+            if done is not None:
+                done()
+
+    def update(self, hasher, data, done=None):
+        if self._failure is not None:
+            raise self._failure
+        self._queue.put((hasher, data, done))
+
+    def close(self):
+        """Wait for the queued updates; raise the first failure. Safe to call twice."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._failure is not None:
+            raise self._failure
+
+
+def _hash_sequential(readinto, update, limit):
     buf = bytearray(BLOCK_SIZE)
     view = memoryview(buf)
     size = 0
-    with open(path, "rb", buffering=0) as handle:
-        if hasattr(os, "posix_fadvise"):
-            try:
-                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead when not cached
-            except OSError:
-                pass
-        readinto = handle.readinto
-        update = hasher.update
-        while True:
-            count = readinto(buf)
+    while size < limit:
+        want = limit - size
+        count = readinto(buf if want >= BLOCK_SIZE else view[:want])
+        if not count:
+            break
+        update(buf if count == BLOCK_SIZE else view[:count])
+        size += count
+    return size
+
+
+def _hash_pipelined(readinto, hasher, limit):
+    """Like _hash_sequential, with the hashing in a HashWorker and PIPELINE_BUFFERS buffers in rotation."""
+    free = queue.Queue()
+    for _index in range(PIPELINE_BUFFERS):
+        free.put(bytearray(BLOCK_SIZE))
+    worker = HashWorker(depth=PIPELINE_BUFFERS)
+    size = 0
+    try:
+        while size < limit:
+            buf = free.get()
+            want = limit - size
+            count = readinto(buf if want >= BLOCK_SIZE else memoryview(buf)[:want])
             if not count:
                 break
-            if count == BLOCK_SIZE:
-                update(buf)
-            else:
-                update(view[:count])
+            worker.update(hasher, buf if count == BLOCK_SIZE else memoryview(buf)[:count],
+                          lambda buf=buf: free.put(buf))
             size += count
+    finally:
+        worker.close()
+    return size
+
+
+def hash_stream(readinto, hasher, limit, size_hint=None):
+    """Feed at most ``limit`` bytes from ``readinto`` to ``hasher``; return the count.
+
+    Pipelined (see PIPELINE_MIN_SIZE) when ``size_hint`` says the source is big.
+    """
+    if size_hint is not None and size_hint >= PIPELINE_MIN_SIZE:
+        return _hash_pipelined(readinto, hasher, limit)
+    return _hash_sequential(readinto, hasher.update, limit)
+
+
+def _sequential_advice(handle):
+    if hasattr(os, "posix_fadvise"):
+        try:
+            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)  # larger read-ahead when not cached
+        except OSError:
+            pass
+
+
+def hash_file(path, algorithm="sha256"):
+    """Hash a whole file; return ``(hexdigest, size)``."""
+    hasher = new_hash(algorithm, file=path)
+    with open(path, "rb", buffering=0) as handle:
+        _sequential_advice(handle)
+        try:
+            hint = os.fstat(handle.fileno()).st_size
+        except (OSError, AttributeError):
+            hint = None
+        size = hash_stream(handle.readinto, hasher, _UNLIMITED, size_hint=hint)
     return hasher.hexdigest(), size
+
+
+def open_verified_in_place(path, expected_digest, expected_size, algorithm="sha256", component=None, file=None):
+    """Verify a file where it is; return ``(open handle, {bytes, digest})``, or ``(None, None)`` if it may not be trusted in place.
+
+    Only a regular file owned by the effective user and not writable by group or
+    others qualifies: nobody but this user (and root) can change it between the
+    check and the caller's use of the returned handle, exactly as for a private copy.
+    The size is checked by fstat before any byte is read, and reads stop at the
+    declared size + 1. Raises IntegrityError on a mismatch (the handle is closed).
+    """
+    new_hash(algorithm, component=component, file=file)
+    digest = _expected_digest(expected_digest, algorithm, component, file)
+    expected_size = _expected_size(expected_size, component, file)
+    handle = open(path, "rb", buffering=0)  # pylint: disable=consider-using-with
+    try:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            handle.close()
+            return None, None
+        if info.st_size > expected_size:
+            raise IntegrityError("larger than the declared %d bytes (file has %d)" % (expected_size, info.st_size), component=component, file=file)
+        if info.st_size < expected_size:
+            raise IntegrityError("truncated: got %d of %d bytes" % (info.st_size, expected_size), component=component, file=file)
+        _sequential_advice(handle)
+        hasher = new_hash(algorithm, component=component, file=file)
+        total = hash_stream(handle.readinto, hasher, expected_size + 1, size_hint=expected_size)
+        got = hasher.hexdigest()
+        _check_result(algorithm, digest, got, total, expected_size, component, file)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle, {"bytes": total, "digest": got}
 
 
 def copy_verified(src, dst, expected_digest, expected_size, algorithm="sha256", component=None, file=None):
@@ -204,7 +331,8 @@ def verify_file(path, expected_digest, expected_size, algorithm="sha256", compon
         raise IntegrityError("truncated: got %d of %d bytes" % (actual, expected_size), component=component, file=file)
     hasher = new_hash(algorithm, component=component, file=file)
     with open(path, "rb", buffering=0) as handle:
-        total = _stream(handle, None, hasher, expected_size + 1, path, component, file)
+        _sequential_advice(handle)
+        total = hash_stream(handle.readinto, hasher, expected_size + 1, size_hint=expected_size)
     got = hasher.hexdigest()
     _check_result(algorithm, digest, got, total, expected_size, component, file)
     return {"bytes": total, "digest": got}

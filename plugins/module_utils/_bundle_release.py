@@ -33,7 +33,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
     RollbackError,
     StorageError,
 )
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, open_verified_in_place
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
     Limits,
     extract_archive,
@@ -245,17 +245,29 @@ class Destination(object):
         files = os.path.join(staging, "files")
         os.mkdir(files, 0o700)
         stats = {"files": 0, "bytes": 0, "artifacts": []}
+        known = {}  # relative path -> (sha256, size) of files this run wrote and hashed on the way
         for index, art in enumerate(component["artifacts"]):
             algorithm = "sha512" if art.get("sha512") else "sha256"
             digest = art.get(algorithm)
             local = os.path.join(files, art["name"])
+            source = None
             try:
-                with open(art["src"], "rb") as src:
-                    fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-                    with os.fdopen(fd, "wb") as dst:
-                        copied = copy_verified(src, dst, digest, art["size"], algorithm=algorithm, component=name, file=art["name"])
-                        dst.flush()
-                        os.fsync(dst.fileno())
+                if art.get("unpack"):
+                    # An archive is only read, never moved into place: verify it where it is when
+                    # nobody but this user can change it, and unpack from the very handle that was
+                    # hashed. Otherwise (another owner, group/other writable) a private copy below.
+                    source, copied = open_verified_in_place(art["src"], digest, art["size"], algorithm=algorithm,
+                                                            component=name, file=art["name"])
+                if source is None:
+                    with open(art["src"], "rb") as src:
+                        fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                        with os.fdopen(fd, "wb") as dst:
+                            copied = copy_verified(src, dst, digest, art["size"], algorithm=algorithm, component=name, file=art["name"])
+                            dst.flush()
+                            if not art.get("unpack"):
+                                # This file itself becomes part of the release. A copy of an archive is
+                                # removed after unpacking, so flushing it to disk would buy nothing.
+                                os.fsync(dst.fileno())
             except (IOError, OSError) as exc:
                 if exc.errno == errno.ENOENT:
                     raise BundleError("artifact was not delivered to the host (%s missing)" % art["src"], component=name, file=art["name"])
@@ -267,24 +279,32 @@ class Destination(object):
                 alimits = Limits(max_members=limits.max_members,
                                  max_bytes=min(limits.max_bytes, cap) if cap is not None else limits.max_bytes)
                 target = os.path.join(staging, "x%d" % index)
-                os.mkdir(target, 0o700)
                 try:
-                    extract_archive(local, target, alimits, component=name, file=art["name"])
+                    os.mkdir(target, 0o700)
+                    extracted = extract_archive(source.name if source is not None else local, target, alimits,
+                                                component=name, file=art["name"], fileobj=source)
                 except OSError as exc:
                     raise _storage_error(exc, "extracting", component=name, file=art["name"])
+                finally:
+                    if source is not None:
+                        source.close()
+                known.update(extracted["sha256"])
                 for entry in sorted(os.listdir(target)):
                     if os.path.lexists(os.path.join(tree, entry)):
                         raise ArchiveError("'%s' is provided by more than one artifact" % entry, component=name, file=art["name"])
                     os.rename(os.path.join(target, entry), os.path.join(tree, entry))
                 os.rmdir(target)
-                os.unlink(local)
+                if source is None:
+                    os.unlink(local)
             else:
                 if os.path.lexists(os.path.join(tree, art["name"])):
                     raise ArchiveError("'%s' is provided by more than one artifact" % art["name"], component=name, file=art["name"])
                 os.chmod(local, 0o755 if art.get("executable") else 0o644)
                 os.rename(local, os.path.join(tree, art["name"]))
+                if algorithm == "sha256":
+                    known[art["name"]] = (copied["digest"], copied["bytes"])
         os.chmod(tree, 0o755)
-        inventory = tree_inventory(tree)
+        inventory = tree_inventory(tree, known=known)
         stats["files"] = sum(1 for item in inventory if item.get("type") == "file")
         return tree, inventory, stats
 

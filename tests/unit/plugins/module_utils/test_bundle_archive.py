@@ -287,12 +287,21 @@ def test_good_archive_extracts_exactly(tmp_path, staging, mode, fmt):
     result = ba.extract_archive(str(path), str(staging), ba.Limits())
     assert open_fds() == fds
     files = [m for m in GOOD_MEMBERS if m[0].isreg()]
+    digests = result.pop("sha256")
     assert result == {
         "files": len(files) + 1,  # + the hardlink
         "dirs": 5,  # bin, etc, lib, lib/deep, lib/deep/nested
         "symlinks": 3,
         "bytes": sum(len(data) for _info, data in files),
     }
+    # Hashed while writing: every regular file and the hardlink, matching the bytes on disk.
+    expected = {}
+    for info, data in files:
+        expected[info.name.lstrip("./")] = (hashlib.sha256(data).hexdigest(), len(data))
+    expected["etc/app-hardlink.conf"] = expected["etc/app.conf"]
+    assert digests == expected
+    for name, (digest, size) in digests.items():
+        assert ba.hash_file(str(staging / name)) == (digest, size)
     for info, data in files:
         target = staging / info.name
         assert target.read_bytes() == data

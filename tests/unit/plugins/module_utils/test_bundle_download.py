@@ -204,6 +204,15 @@ def server():
     _shutdown(srv)
 
 
+@pytest.fixture(autouse=True, params=["sequential", "pipelined"])
+def pump_mode(request, monkeypatch):
+    """Every download test runs twice: hashing inline, and hashing in the helper thread
+    (which big artifacts use, from PIPELINE_MIN_SIZE bytes on)."""
+    if request.param == "pipelined":
+        monkeypatch.setattr(dl, "PIPELINE_MIN_SIZE", 0)
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def fast_retries_no_proxy(monkeypatch):
     monkeypatch.setattr(dl, "RETRY_BACKOFF", 0.01)

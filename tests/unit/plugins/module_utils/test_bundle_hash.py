@@ -11,6 +11,7 @@ import io
 import json
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -136,6 +137,106 @@ def test_hash_file_reads_whole_blocks_into_one_buffer(tmp_path, monkeypatch):
     assert len(buffers) == 5  # 4 reads with data + the one that sees EOF
     assert {size for _ident, size in buffers} == {bh.BLOCK_SIZE}
     assert len({ident for ident, _size in buffers}) == 1
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+@pytest.mark.parametrize("size", [0, 1, bh.BLOCK_SIZE - 1, bh.BLOCK_SIZE, bh.BLOCK_SIZE + 1, 7 * bh.BLOCK_SIZE + 5])
+def test_hash_file_pipelined_matches_hashlib(tmp_path, size, algorithm, monkeypatch):
+    """Big files: read here, hashed by the helper thread, buffers in rotation; same digest."""
+    monkeypatch.setattr(bh, "PIPELINE_MIN_SIZE", 0)
+    data = os.urandom(size)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    assert bh.hash_file(str(path), algorithm) == (sha(data, algorithm), size)
+
+
+def test_hash_file_pipeline_used_from_the_threshold(tmp_path, monkeypatch):
+    used = []
+    real = bh._hash_pipelined
+    monkeypatch.setattr(bh, "_hash_pipelined", lambda *a: used.append(1) or real(*a))
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * (bh.PIPELINE_MIN_SIZE - 1))
+    big = tmp_path / "big"
+    big.write_bytes(b"y" * bh.PIPELINE_MIN_SIZE)
+    assert bh.hash_file(str(small))[0] == sha(small.read_bytes())
+    assert used == []
+    assert bh.hash_file(str(big))[0] == sha(big.read_bytes())
+    assert used == [1]
+
+
+def test_pipelined_read_error_propagates_and_the_helper_stops():
+    calls = []
+
+    def readinto(buf):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(errno.EIO, "Input/output error")
+        buf[:] = b"a" * len(buf)
+        return len(buf)
+
+    before = threading.active_count()
+    with pytest.raises(OSError, match="Input/output error"):
+        bh._hash_pipelined(readinto, hashlib.sha256(), 1 << 40)
+    assert threading.active_count() == before
+
+
+def test_hash_worker_reports_a_failing_update():
+    class Broken:
+        def update(self, _data):
+            raise ValueError("boom")
+
+    worker = bh.HashWorker()
+    worker.update(Broken(), b"x")
+    with pytest.raises(ValueError, match="boom"):
+        worker.close()
+
+
+# --------------------------------------------------------------------------- open_verified_in_place
+
+
+def test_open_verified_in_place_good(tmp_path):
+    data = os.urandom(9 * bh.BLOCK_SIZE + 3)
+    path = tmp_path / "a.tar"
+    path.write_bytes(data)
+    os.chmod(path, 0o600)
+    handle, info = bh.open_verified_in_place(str(path), sha(data), len(data))
+    with handle:
+        assert info == {"bytes": len(data), "digest": sha(data)}
+        assert handle.tell() == 0
+        assert handle.read() == data
+
+
+@pytest.mark.parametrize("change, rule", [
+    (lambda d: d[:-1] + bytes([d[-1] ^ 1]), "sha256 mismatch: expected"),  # same size, one bit
+    (lambda d: d[:-1], "truncated: got"),
+    (lambda d: d + b"\0", "larger than the declared"),
+])
+def test_open_verified_in_place_detects_changes(tmp_path, change, rule):
+    data = os.urandom(2 * bh.BLOCK_SIZE)
+    path = tmp_path / "a.tar"
+    path.write_bytes(change(data))
+    fds = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(IntegrityError, match=rule):
+        bh.open_verified_in_place(str(path), sha(data), len(data), component="c", file="a.tar")
+    assert len(os.listdir("/proc/self/fd")) == fds  # the handle was closed
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
+def test_open_verified_in_place_refuses_files_others_can_write(tmp_path, mode):
+    data = b"payload"
+    path = tmp_path / "a.tar"
+    path.write_bytes(data)
+    os.chmod(path, mode)
+    assert bh.open_verified_in_place(str(path), sha(data), len(data)) == (None, None)
+
+
+def test_open_verified_in_place_refuses_other_owners(tmp_path, monkeypatch):
+    data = b"payload"
+    path = tmp_path / "a.tar"
+    path.write_bytes(data)
+    os.chmod(path, 0o644)
+    monkeypatch.setattr(bh.os, "geteuid", lambda: os.stat(path).st_uid + 1)
+    assert bh.open_verified_in_place(str(path), sha(data), len(data)) == (None, None)
 
 
 # --------------------------------------------------------------------------- copy_verified

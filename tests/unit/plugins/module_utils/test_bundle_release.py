@@ -80,6 +80,7 @@ class Builder(object):
         path = self._path(name)
         with tarfile.open(path, "w:gz") as tar:
             for fields, data in members:
+                fields = dict(fields)  # the same member spec may build several archives
                 info = tarfile.TarInfo(fields.pop("name"))
                 for key, value in fields.items():
                     setattr(info, key, value)
@@ -333,12 +334,33 @@ FAILURES = [
 ]
 
 
+@pytest.fixture
+def copies(monkeypatch):
+    """Counts the private copies stage_component makes (copy_verified calls)."""
+    calls = []
+    real = _bundle_release.copy_verified
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("file"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_bundle_release, "copy_verified", spy)
+    return calls
+
+
+@pytest.mark.parametrize("delivery", ["in-place", "copy"])
 @pytest.mark.parametrize("make, error, fragments", [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES])
-def test_bad_artifact_changes_nothing(b, dest, tmp_path, make, error, fragments):
+def test_bad_artifact_changes_nothing(b, dest, tmp_path, make, error, fragments, delivery, copies):
+    """Both ways an archive is verified on the host: in place (owned by us, not group/other
+    writable: checked and unpacked through one handle) and on a private copy (anyone else may write it)."""
     before = installed_v1(b, dest)
+    del copies[:]
     bad = make(b)
+    if delivery == "copy":
+        os.chmod(bad["src"], 0o666)
     with pytest.raises(error) as info:
         install_release(dest, "2.0", [component("web", "2.0.0", bad)], now=2)
+    assert copies == ([] if delivery == "in-place" else ["web-2.0.0.tar.gz"])
     err = info.value
     assert (err.component, err.file) == ("web", "web-2.0.0.tar.gz")
     text = str(err)
@@ -548,6 +570,52 @@ def test_check_mode_writes_nothing(b, dest, tmp_path):
 
 
 # -- verify=full (threat 17) ---------------------------------------------------
+
+def test_archive_verified_in_place_and_record_matches_the_files(b, dest, copies):
+    """An archive owned by us is hashed where it is (no staging copy); the file digests recorded
+    while unpacking (and the placed file's artifact digest) are those of the bytes on disk."""
+    big = os.urandom(3 * 1024 * 1024 + 17)  # more than one block: hashed by the helper thread
+    comp = component("web", "1.0.0", b.archive("web-1.0.0.tar", dict(WEB_V1, **{"data/big.bin": big}), compression="none"),
+                     b.plain("extra.txt", b"placed\n"))
+    result = install_release(dest, "1.0", [comp], now=1)
+    assert result["changed"] is True
+    assert copies == ["extra.txt"]  # only the placed file is copied; the archive was verified in place
+    assert result["verified"]["bytes"] == sum(a["size"] for a in comp["artifacts"])
+    record = json.loads(read(os.path.join(dest, ".groundwork", "records", "web", "1.0.0.json")))
+    files = dict((e["path"], e) for e in record["inventory"] if e["type"] == "file")
+    assert sorted(files) == ["bin/run.sh", "conf/app.conf", "data/big.bin", "extra.txt", "index.html"]
+    for rel, entry in files.items():
+        on_disk = read(os.path.join(dest, "web", "1.0.0", rel))
+        assert (entry["sha256"], entry["size"]) == (hashlib.sha256(on_disk).hexdigest(), len(on_disk)), rel
+    assert files["data/big.bin"]["sha256"] == hashlib.sha256(big).hexdigest()
+    # A tampered extracted file is still caught by verify=full, against that record.
+    path = os.path.join(dest, "web", "1.0.0", "data", "big.bin")
+    with open(path, "r+b") as handle:
+        handle.seek(1024 * 1024 + 5)
+        handle.write(b"X")
+    problems = Destination(dest).installed(full=True)["web"]["problems"]
+    assert [p for p in problems if p.startswith("content changed: data/big.bin")], problems
+    assert install_release(dest, "1.0", [comp], verify="full")["changed"] is True
+    assert read(path) == big
+
+
+def test_archive_swapped_after_verification_is_not_unpacked(b, dest, monkeypatch):
+    """What is unpacked is what was hashed: the same open handle, even if the path is replaced in between."""
+    before = installed_v1(b, dest)
+    good = b.archive("web-2.0.0.tar.gz", WEB_V2)
+    evil = b.archive("evil.tar.gz", {"index.html": "<h1>evil</h1>\n"})
+    real = _bundle_release.open_verified_in_place
+
+    def verify_then_swap(path, *args, **kwargs):
+        got = real(path, *args, **kwargs)
+        os.replace(evil["src"], path)  # the path now names other bytes
+        return got
+
+    monkeypatch.setattr(_bundle_release, "open_verified_in_place", verify_then_swap)
+    install_release(dest, "2.0", [component("web", "2.0.0", good)], now=2)
+    assert read(os.path.join(dest, "web", "current", "index.html")) == b"<h1>v2</h1>\n"
+    del before
+
 
 def test_full_verification_repairs_modified_file(b, dest):
     installed_v1(b, dest)
