@@ -38,6 +38,11 @@ def test_validate_finds_nothing_wrong_with_the_lab():
     assert all(r["changed"] == 0 for r in recap(proc.stdout).values())
 
 
+def test_validate_limited_to_one_host_checks_that_host_only():
+    proc = playbook("validate.yml", "--limit", "lab-bookworm")
+    assert "validate: 1 host(s) checked, no problem found" in proc.stdout
+
+
 def test_validate_reports_every_problem_at_once_and_changes_nothing():
     proc = playbook("validate.yml", "-e", '{"bundle_keep": "many", "compose_app_projects": "not-a-list"}',
                     "-e", "bundle_manifest=%s/missing/manifest.yaml" % BASE, check=False)
@@ -114,6 +119,10 @@ def test_downgrade_is_refused_before_anything_changes(tmp_path):
 def test_reset_needs_confirmation_then_removes_every_deployment(tmp_path):
     refused = playbook("reset.yml", check=False)
     assert refused.returncode != 0 and "groundwork_reset_confirm=true" in refused.stdout
+    # A --limit must not skip the confirmation.
+    limited = playbook("reset.yml", "--limit", "lab-bookworm", check=False)
+    assert limited.returncode != 0 and "groundwork_reset_confirm=true" in limited.stdout
+    assert all(r["changed"] == 0 for r in recap(limited.stdout).values())
     assert "hello-svc 1.1.0" in http_get("lab-bookworm")
 
     playbook("reset.yml", "-e", "groundwork_reset_confirm=true")
