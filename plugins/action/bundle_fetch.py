@@ -138,7 +138,8 @@ class ActionModule(ActionBase):
         remote = {}
         if self._host_reads_controller_files():
             # The host is this machine, as this user: bundle_install reads the verified cache file
-            # directly (read-only; it copies and re-verifies it into staging), saving a full copy.
+            # directly (read-only), saving a full copy. An archive is unpacked from it in place; the
+            # stamp the cache wrote after verifying it spares a second hash unless verify=full.
             remote = dict(paths)
         else:
             for comp in needed:

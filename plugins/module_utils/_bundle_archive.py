@@ -9,6 +9,7 @@ import errno
 import gzip
 import hashlib
 import os
+import queue
 import stat
 import tarfile
 import tempfile
@@ -17,7 +18,7 @@ from collections import deque
 from contextlib import contextmanager
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import ArchiveError, StorageError
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import BLOCK_SIZE, HashWorker, hash_file
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import BLOCK_SIZE, PIPELINE_BUFFERS, HashWorker, hash_file
 
 try:  # Optional in some Python builds.
     import bz2
@@ -151,10 +152,15 @@ def _resolve_link(link_parts, target, links):
 
 
 class _BoundedStream:
-    """File-object wrapper that refuses oversized single reads (metadata bombs)."""
+    """File-object wrapper that refuses oversized single reads (metadata bombs).
 
-    def __init__(self, stream):
+    ``plain``: the archive file itself when it is not compressed, so that member data
+    can be read straight from it at the offsets tarfile found (_PlainCopier).
+    """
+
+    def __init__(self, stream, plain=None):
         self._stream = stream
+        self.plain = plain
 
     def read(self, size=-1):
         if size is None or size < 0 or size > MAX_METADATA_READ:
@@ -207,7 +213,7 @@ def _open_tar(path, component, file, fileobj=None):
                 stream = raw
             if stream is not raw:
                 handles.append(stream)
-            bounded = _BoundedStream(stream)
+            bounded = _BoundedStream(stream, plain=raw if stream is raw else None)
             tar = tarfile.open(fileobj=bounded, mode="r:", encoding="utf-8", errors="surrogateescape")
         except _Unsafe as exc:
             raise ArchiveError("not a readable tar archive: %s" % exc, component=component, file=file) from None
@@ -390,11 +396,98 @@ def _write_error(exc, name, component, file):
     return StorageError("cannot write '%s': %s" % (_show(name), exc), component=component, file=file)
 
 
-def _write_file(tar, member, path, plan, budget, component, file, hashing=None):
-    """Stream one regular file; return ``(bytes written, sha256 hasher)``. Removes the partial file on error.
+class _PlainCopier:
+    """Copies member data out of an uncompressed archive with positioned reads into reused buffers.
+
+    Reads go to the archive's own descriptor at the data offset tarfile found for the
+    member (the handle that was verified), so no per-block objects are allocated and
+    nothing passes through tarfile's buffering. The sha256 is taken on the way: by the
+    HashWorker for files of a block or more (each buffer comes back for reuse once it
+    is hashed), inline for smaller ones.
+    """
+
+    def __init__(self, raw, hashing, component, file):
+        self._fd = raw.fileno()
+        self._hashing = hashing
+        self._component = component
+        self._file = file
+        self._free = queue.Queue()
+        for _index in range(PIPELINE_BUFFERS):
+            self._free.put(bytearray(BLOCK_SIZE))
+
+    def copy(self, offset, size, fd, hasher, name):
+        """Write ``size`` bytes found at ``offset`` of the archive to ``fd``; return the count."""
+        pipelined = size >= BLOCK_SIZE
+        done = 0
+        while done < size:
+            buf = self._free.get()
+            view = memoryview(buf)[:min(BLOCK_SIZE, size - done)]
+            try:
+                count = os.preadv(self._fd, [view], offset + done)
+            except OSError as exc:
+                self._free.put(buf)
+                raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=self._component, file=self._file) from None
+            if not count:
+                self._free.put(buf)
+                raise ArchiveError("member '%s' is truncated: got %d of %d bytes" % (_show(name), done, size),
+                                   component=self._component, file=self._file)
+            data = view[:count]
+            if pipelined:
+                # The worker only reads the buffer while this thread writes it, and hands it
+                # back once hashed; this thread asks for a buffer only after its write.
+                self._hashing.update(hasher, data, lambda buf=buf: self._free.put(buf))
+            else:
+                hasher.update(data)
+            try:
+                while len(data):
+                    data = data[os.write(fd, data):]
+            except OSError as exc:
+                raise _write_error(exc, name, self._component, self._file) from exc
+            finally:
+                if not pipelined:
+                    self._free.put(buf)
+            done += count
+        return done
+
+
+def _stream_member(tar, member, fd, hasher, hashing, budget, name, component, file):
+    """Write one member's data read through tarfile (compressed archives); return the count."""
+    try:
+        source = tar.extractfile(member)
+    except _READ_ERRORS as exc:
+        raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
+    written = 0
+    with source:
+        while True:
+            try:
+                chunk = source.read(BLOCK_SIZE)
+            except (_Unsafe,) + _READ_ERRORS as exc:
+                raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
+            if not chunk:
+                break
+            written += len(chunk)
+            if written > budget:
+                raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
+            if hashing is not None:
+                hashing.update(hasher, chunk)  # bytes: immutable, safe to hash while we write
+            else:
+                hasher.update(chunk)
+            view = memoryview(chunk)
+            try:
+                while len(view):
+                    view = view[os.write(fd, view):]
+            except OSError as exc:
+                raise _write_error(exc, name, component, file) from exc
+    return written
+
+
+def _write_file(tar, member, path, plan, budget, component, file, hashing=None, copier=None):
+    """Write one regular file; return ``(bytes written, sha256 hasher)``. Removes the partial file on error.
 
     The sha256 of what is written is computed on the way (in ``hashing``, a HashWorker,
     when given), so the install record needs no second pass over the extracted files.
+    With ``copier`` (an uncompressed archive) the data is read straight from the archive
+    file, else streamed through tarfile.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     name = plan["name"]
@@ -402,35 +495,15 @@ def _write_file(tar, member, path, plan, budget, component, file, hashing=None):
         fd = os.open(path, flags, 0o600)
     except OSError as exc:
         raise _write_error(exc, name, component, file) from exc
-    written = 0
     ok = False
     hasher = hashlib.sha256()
     try:
-        try:
-            source = tar.extractfile(member)
-        except _READ_ERRORS as exc:
-            raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
-        with source:
-            while True:
-                try:
-                    chunk = source.read(BLOCK_SIZE)
-                except (_Unsafe,) + _READ_ERRORS as exc:
-                    raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
-                if not chunk:
-                    break
-                written += len(chunk)
-                if written > budget:
-                    raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
-                if hashing is not None:
-                    hashing.update(hasher, chunk)  # bytes: immutable, safe to hash while we write
-                else:
-                    hasher.update(chunk)
-                view = memoryview(chunk)
-                try:
-                    while len(view):
-                        view = view[os.write(fd, view):]
-                except OSError as exc:
-                    raise _write_error(exc, name, component, file) from exc
+        if copier is None:
+            written = _stream_member(tar, member, fd, hasher, hashing, budget, name, component, file)
+        elif plan["size"] > budget:
+            raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
+        else:
+            written = copier.copy(member.offset_data, plan["size"], fd, hasher, name)
         if written != plan["size"]:
             raise ArchiveError("member '%s' is truncated: got %d of %d bytes" % (_show(name), written, plan["size"]), component=component, file=file)
         try:
@@ -492,6 +565,9 @@ def extract_archive(path, target_dir, limits, component=None, file=None, fileobj
 def _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing):
     with _open_tar(path, component, file, fileobj) as (tar, bounded):
         plans = _scan(tar, bounded, limits, component, file)
+        copier = None
+        if bounded.plain is not None and hasattr(os, "preadv"):
+            copier = _PlainCopier(bounded.plain, hashing, component, file)
         for _plan_, member in plans:
             _second_layer(member, target_dir, component, file)
         created_dirs = {}  # relative name -> (mode, mtime or None)
@@ -529,7 +605,7 @@ def _extract(path, target_dir, limits, component, file, fileobj, result, hashers
             if plan["type"] == "file":
                 # Files of a block or more are hashed by the helper thread, small ones here (no hand-over cost).
                 written, hasher = _write_file(tar, member, dest, plan, limits.max_bytes - result["bytes"], component, file,
-                                              hashing if plan["size"] >= BLOCK_SIZE else None)
+                                              hashing if plan["size"] >= BLOCK_SIZE else None, copier)
                 hashers[name] = (hasher, written)
                 result["bytes"] += written
                 try:

@@ -14,6 +14,7 @@ import queue
 import socket
 import ssl
 import stat
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -36,9 +37,13 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
     hash_file,
     make_stamp,
     new_hash,
+    read_private_stamp,
     stamp_matches,
 )
 
+# Big downloads are written back to disk in steps of this many bytes while they arrive
+# (_WriteBehind), so the fsync that makes the cached file durable finds little left to do.
+WRITE_BEHIND_STEP = 32 * BLOCK_SIZE
 # Seconds slept before retry number N is RETRY_BACKOFF * N (tests set it to almost 0).
 RETRY_BACKOFF = 0.5
 # Seconds between two attempts to take a busy cache lock.
@@ -48,8 +53,6 @@ LOCK_POLL_INTERVAL = 0.05
 STAMP_SETTLE_MAX = 0.1
 HTTP_AGENT = "groundwork.infra"
 VERIFY_MODES = ("fast", "full")
-# A stamp is a few hundred bytes; anything bigger is not ours.
-_STAMP_MAX = 64 * 1024
 _DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
 _HEX = frozenset("0123456789abcdef")
 _DIR_MODE = 0o700
@@ -391,6 +394,47 @@ class _CacheLock:
         return False
 
 
+class _WriteBehind:
+    """A helper thread that writes a file's dirty pages back to disk while it is still being written.
+
+    Each kick() asks for one fdatasync() of everything written so far; kicks that come
+    while one runs are folded into the next. The fsync before the file is committed then
+    has almost nothing left to write, instead of the whole file. A failure is returned
+    by close(), never dropped: Linux reports a write-back error to one fsync only, so the
+    commit's own fsync might not see it again.
+    """
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._wanted = threading.Event()
+        self._stop = False
+        self._failure = None
+        self._thread = threading.Thread(target=self._run, name="groundwork-write-behind", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stop:
+                return
+            if self._failure is None:
+                try:
+                    os.fdatasync(self._fd)
+                except BaseException as exc:  # pylint: disable=broad-except
+                    self._failure = exc
+
+    def kick(self):
+        self._wanted.set()
+
+    def close(self):
+        """Stop the thread (after the fdatasync under way, if any); return its first failure or None."""
+        self._stop = True
+        self._wanted.set()
+        self._thread.join()
+        return self._failure
+
+
 class _Part:
     """The .part file of one artifact with the running hash of what it holds."""
 
@@ -488,9 +532,11 @@ class _Part:
         for _index in range(PIPELINE_BUFFERS - 1):
             free.put(bytearray(BLOCK_SIZE))
         worker = HashWorker(depth=PIPELINE_BUFFERS)
+        flusher = _WriteBehind(self.fd)
         hasher = self.hasher
         fd = self.fd
         copied = 0
+        unflushed = 0
         try:
             while copied < limit:
                 buf = free.get()
@@ -506,8 +552,19 @@ class _Part:
                 _write_all(fd, data, self.component, self.file)
                 copied += count
                 self.size += count
+                unflushed += count
+                if unflushed >= WRITE_BEHIND_STEP:
+                    flusher.kick()
+                    unflushed = 0
         finally:
-            worker.close()
+            try:
+                worker.close()
+            finally:
+                failure = flusher.close()
+        if isinstance(failure, OSError):
+            raise _storage_error(failure, "flushing the download to disk", self.component, self.file)
+        if failure is not None:
+            raise failure
         return copied
 
     def hexdigest(self):
@@ -628,18 +685,7 @@ class ArtifactCache:
 
     @staticmethod
     def _read_stamp(path):
-        try:
-            with open(path, "rb") as handle:
-                raw = handle.read(_STAMP_MAX + 1)
-        except OSError:
-            return None
-        if len(raw) > _STAMP_MAX:
-            return None
-        try:
-            stamp = json.loads(raw.decode("utf-8"))
-        except ValueError:
-            return None
-        return stamp if isinstance(stamp, dict) else None
+        return read_private_stamp(path)
 
     @staticmethod
     def _write_stamp(final, digest, algorithm):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import hmac
+import json
 import os
 import queue
 import stat
@@ -36,6 +37,8 @@ _CONSTRUCTORS = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _STAMP_STAT_FIELDS = ("size", "mtime_ns", "ino", "dev", "ctime_ns")
+# A stamp is a few hundred bytes; anything bigger is not one.
+STAMP_MAX = 64 * 1024
 _SPACE_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
@@ -247,14 +250,50 @@ def hash_file(path, algorithm="sha256"):
     return hasher.hexdigest(), size
 
 
-def open_verified_in_place(path, expected_digest, expected_size, algorithm="sha256", component=None, file=None):
-    """Verify a file where it is; return ``(open handle, {bytes, digest})``, or ``(None, None)`` if it may not be trusted in place.
+def _private(info):
+    """A regular file that only the effective user (and root) can change."""
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
+def read_private_stamp(path):
+    """The stamp at ``path`` if it is a private file of ours (see _private), else None. Never follows a symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        if not _private(os.fstat(fd)):
+            return None
+        raw = os.read(fd, STAMP_MAX + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(raw) > STAMP_MAX:
+        return None
+    try:
+        stamp = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def open_verified_in_place(path, expected_digest, expected_size, algorithm="sha256", component=None, file=None, stamp_path=None):
+    """Verify a file where it is; return ``(open handle, {bytes, digest, checked})``, or ``(None, None)`` if it may not be trusted in place.
 
     Only a regular file owned by the effective user and not writable by group or
     others qualifies: nobody but this user (and root) can change it between the
     check and the caller's use of the returned handle, exactly as for a private copy.
     The size is checked by fstat before any byte is read, and reads stop at the
     declared size + 1. Raises IntegrityError on a mismatch (the handle is closed).
+
+    ``stamp_path``: a verified stamp (make_stamp) that may spare the hashing. It
+    counts only if it is a private file of this user too and records this digest for
+    the very file held open (size, mtime, inode, device and ctime of the handle, not
+    of the path); ``checked`` then says "stamp" instead of the algorithm's name. The
+    bundle cache on the controller writes such stamps once a download is verified,
+    so a host that reads the cache directly (a local connection) does not hash the
+    same bytes a second time.
     """
     new_hash(algorithm, component=component, file=file)
     digest = _expected_digest(expected_digest, algorithm, component, file)
@@ -262,13 +301,15 @@ def open_verified_in_place(path, expected_digest, expected_size, algorithm="sha2
     handle = open(path, "rb", buffering=0)  # pylint: disable=consider-using-with
     try:
         info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        if not _private(info):
             handle.close()
             return None, None
         if info.st_size > expected_size:
             raise IntegrityError("larger than the declared %d bytes (file has %d)" % (expected_size, info.st_size), component=component, file=file)
         if info.st_size < expected_size:
             raise IntegrityError("truncated: got %d of %d bytes" % (info.st_size, expected_size), component=component, file=file)
+        if stamp_path is not None and stamp_matches_stat(info, read_private_stamp(stamp_path), digest, algorithm):
+            return handle, {"bytes": info.st_size, "digest": digest, "checked": "stamp"}
         _sequential_advice(handle)
         hasher = new_hash(algorithm, component=component, file=file)
         total = hash_stream(handle.readinto, hasher, expected_size + 1, size_hint=expected_size)
@@ -278,7 +319,7 @@ def open_verified_in_place(path, expected_digest, expected_size, algorithm="sha2
     except BaseException:
         handle.close()
         raise
-    return handle, {"bytes": total, "digest": got}
+    return handle, {"bytes": total, "digest": got, "checked": algorithm}
 
 
 def copy_verified(src, dst, expected_digest, expected_size, algorithm="sha256", component=None, file=None):
@@ -376,6 +417,15 @@ def _racy(stamp):
 
 def stamp_matches(path, stamp, digest, algorithm="sha256"):
     """True only if ``path`` is the very file (same stat fields) the stamp recorded with this digest."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stamp_matches_stat(st, stamp, digest, algorithm)
+
+
+def stamp_matches_stat(st, stamp, digest, algorithm="sha256"):
+    """True only if the stat result ``st`` is of the very file the stamp recorded with this digest."""
     if not isinstance(stamp, dict) or algorithm not in _CONSTRUCTORS or stamp.get("algorithm") != algorithm:
         return False
     if not isinstance(digest, str) or len(digest.strip()) != _HEX_LENGTH[algorithm] or not digests_equal(stamp.get("digest"), digest):
@@ -384,10 +434,6 @@ def stamp_matches(path, stamp, digest, algorithm="sha256"):
         value = stamp.get(field)
         if isinstance(value, bool) or not isinstance(value, int):
             return False
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
     current = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, st.st_ctime_ns)
     if current != tuple(stamp[field] for field in _STAMP_STAT_FIELDS):
         return False

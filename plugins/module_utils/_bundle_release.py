@@ -237,8 +237,12 @@ class Destination(object):
             raise _storage_error(exc, "creating a staging directory under %s" % self.meta)
 
     # -- install -----------------------------------------------------------
-    def stage_component(self, component, limits, staging):
-        """Verify and unpack one component's artifacts into ``staging``; return (tree, stats)."""
+    def stage_component(self, component, limits, staging, full=False):
+        """Verify and unpack one component's artifacts into ``staging``; return (tree, stats).
+
+        Unless ``full``, an archive read in place whose verified stamp (``<src>.stamp``, as the
+        controller's artifact cache writes it) vouches for the open file is not hashed again.
+        """
         name = component["name"]
         tree = os.path.join(staging, "tree")
         os.mkdir(tree, 0o755)
@@ -257,7 +261,8 @@ class Destination(object):
                     # nobody but this user can change it, and unpack from the very handle that was
                     # hashed. Otherwise (another owner, group/other writable) a private copy below.
                     source, copied = open_verified_in_place(art["src"], digest, art["size"], algorithm=algorithm,
-                                                            component=name, file=art["name"])
+                                                            component=name, file=art["name"],
+                                                            stamp_path=None if full else art["src"] + ".stamp")
                 if source is None:
                     with open(art["src"], "rb") as src:
                         fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -272,7 +277,8 @@ class Destination(object):
                 if exc.errno == errno.ENOENT:
                     raise BundleError("artifact was not delivered to the host (%s missing)" % art["src"], component=name, file=art["name"])
                 raise _storage_error(exc, "copying the artifact into staging", component=name, file=art["name"])
-            stats["artifacts"].append({"name": art["name"], "algorithm": algorithm, "digest": copied["digest"], "bytes": copied["bytes"]})
+            stats["artifacts"].append({"name": art["name"], "algorithm": algorithm, "digest": copied["digest"], "bytes": copied["bytes"],
+                                       "checked": copied.get("checked", algorithm)})
             stats["bytes"] += copied["bytes"]
             if art.get("unpack"):
                 cap = art.get("unpacked_size")
@@ -445,7 +451,7 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
             staging = destination.new_staging()
             staged.append(staging)
             try:
-                tree, inventory, stats = destination.stage_component(comp, limits, staging)
+                tree, inventory, stats = destination.stage_component(comp, limits, staging, full=full)
             except BundleError:
                 raise
             except OSError as exc:

@@ -75,7 +75,9 @@ options:
   verify:
     description:
       - V(fast) trusts the controller cache and installed releases whose recorded size, inode,
-        mtime and digest still match, so a re-run does not re-hash large artifacts.
+        mtime and digest still match, so a re-run does not re-hash large artifacts. On a local
+        connection without become the host reads the cache file itself, and its verified stamp
+        spares the host a second hash of the same bytes.
       - V(full) re-hashes the cache and every installed file, and re-delivers anything damaged.
     type: str
     choices: [fast, full]
@@ -163,12 +165,14 @@ components:
             "action": "install", "path": "/opt/groundwork/bundles/hello-web/1.0.0"}]
 verified:
   description: What was verified, for the audit trail. The manifest location and digest, whether it
-    was signed and by which key id, the trusted comment, and the files and bytes checked on the host.
+    was signed and by which key id, the trusted comment, and the files and bytes checked on the host
+    (per artifact, C(checked) is the algorithm when the host hashed it, V(stamp) when a verified
+    stamp of the controller cache vouched for the very file).
   returned: success
   type: dict
   sample: {"release": "2026.11.0", "manifest_sha256": "3b1f...", "signed": true, "key_id": "4B1C9A8E2F3D7A60",
            "files": 12, "bytes": 20480, "artifacts": [{"component": "hello-web", "name": "hello-web-1.0.0.tar.gz",
-           "algorithm": "sha256", "digest": "0f6c...", "bytes": 20480}]}
+           "algorithm": "sha256", "digest": "0f6c...", "bytes": 20480, "checked": "sha256"}]}
 downloaded_bytes:
   description: Bytes downloaded into the controller cache by this task (0 when everything was cached).
   returned: when artifacts were needed

@@ -106,8 +106,12 @@ options:
             default: false
   verify:
     description:
-      - V(fast) trusts an installed release whose record matches the requested artifacts.
-      - V(full) also re-hashes every installed file against the record and re-installs a damaged release.
+      - V(fast) trusts an installed release whose record matches the requested artifacts, and an archive
+        whose verified stamp (C(<src>.stamp), as the artifact cache of M(groundwork.infra.bundle_fetch) writes
+        it) is a private file of this user and matches the size, mtime, inode, device and ctime of the very
+        file opened: it is not hashed again.
+      - V(full) also re-hashes every archive and every installed file against the record and re-installs a
+        damaged release.
     type: str
     choices: [fast, full]
     default: fast
@@ -181,11 +185,15 @@ plan:
   elements: dict
   sample: [{"name": "hello-web", "version": "1.0.0", "previous": null, "action": "install"}]
 verified:
-  description: What was checked on the host in this run.
+  description:
+    - What was checked on the host in this run.
+    - Per artifact, C(checked) says how it was checked, V(sha256) or V(sha512) (hashed on the host), or
+      V(stamp) (a matching verified stamp, see O(verify)).
   returned: always
   type: dict
   sample: {"files": 3, "bytes": 20480, "artifacts": [{"component": "hello-web", "name": "hello-web-1.0.0.tar.gz",
-                                                      "algorithm": "sha256", "digest": "0f6c...", "bytes": 20480}]}
+                                                      "algorithm": "sha256", "digest": "0f6c...", "bytes": 20480,
+                                                      "checked": "sha256"}]}
 pruned:
   description: Old versions removed per component.
   returned: always

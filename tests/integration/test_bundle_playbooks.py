@@ -560,6 +560,10 @@ def test_deliver_signed_release(lab):
     assert sorted((a["component"], a["name"], a["digest"]) for a in verified["artifacts"]) == [
         ("app", "app-1.0.0.tar.gz", lab.artifact("r1", "app")["sha256"]),
         ("tool", "tool", lab.artifact("r1", "tool")["sha256"])]
+    # A local connection reads the controller cache: the archive is unpacked from the cache file,
+    # vouched for by the stamp written when its download was verified; the placed file is a copy,
+    # hashed while copied.
+    assert sorted((a["name"], a["checked"]) for a in verified["artifacts"]) == [("app-1.0.0.tar.gz", "stamp"), ("tool", "sha256")]
     assert res["downloaded_bytes"] == lab.artifact_bytes("r1")
     assert sorted(lab.artifact_requests(site).values()) == [1, 1]
 
@@ -606,6 +610,7 @@ def test_rerun_downloads_nothing_and_full_verify_repairs(lab):
     assert full["changed"] is True
     assert {c["name"]: c["action"] for c in full["components"]} == {"app": "install", "tool": "none"}
     assert full["downloaded_bytes"] == 0 and full["cache_hits"] == 1
+    assert [(a["name"], a["checked"]) for a in full["verified"]["artifacts"]] == [("app-1.0.0.tar.gz", "sha256")]  # no stamp trusted
     assert conf.read_text() == "version = 1.0.0\n"
     assert succeeded(run["full again"])["changed"] is False
     # each artifact was requested once over all five deliveries

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
@@ -326,6 +327,67 @@ def test_good_archive_extracts_exactly(tmp_path, staging, mode, fmt):
                 assert st.st_mode & 0o7022 == 0, "special bit or group/other write on %s" % name
 
 
+@pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "gzip"])
+def test_block_boundaries_and_the_plain_copier(tmp_path, staging, mode, monkeypatch):
+    """Uncompressed archives are copied from the archive file itself, gzip ones through tarfile:
+    the same bytes and digests either way, at every size around the block size."""
+    block = ba.BLOCK_SIZE
+    sizes = [0, 1, block - 1, block, block + 1, 3 * block + 5]
+    members = [reg("f%d.bin" % index, os.urandom(size)) for index, size in enumerate(sizes)]
+    path = write_tar(tmp_path / "sizes.tar", members, mode=mode)
+    through_tarfile = []
+    real = tarfile.TarFile.extractfile
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda self, member: through_tarfile.append(member.name) or real(self, member))
+    result = ba.extract_archive(str(path), str(staging), ba.Limits())
+    assert through_tarfile == ([] if mode == "w" else [info.name for info, _data in members])
+    assert result["bytes"] == sum(sizes)
+    for info, data in members:
+        assert (staging / info.name).read_bytes() == data
+        assert result["sha256"][info.name] == (hashlib.sha256(data).hexdigest(), len(data))
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "gzip"])
+def test_digests_keep_the_block_order_when_hashing_lags(tmp_path, staging, mode, monkeypatch):
+    """A helper thread that hashes slowly must still see every block of a file in order."""
+
+    class SlowWorker(ba.HashWorker):
+        def update(self, hasher, data, done=None):
+            def late():
+                time.sleep(0.02)
+                if done is not None:
+                    done()
+            super().update(_Slow(hasher), data, late)
+
+    class _Slow:
+        def __init__(self, hasher):
+            self.hasher = hasher
+
+        def update(self, data):
+            time.sleep(0.02)
+            self.hasher.update(data)
+
+    monkeypatch.setattr(ba, "HashWorker", SlowWorker)
+    data = os.urandom(3 * ba.BLOCK_SIZE + 5)
+    path = write_tar(tmp_path / "a.tar", [reg("a.bin", data)], mode=mode)
+    result = ba.extract_archive(str(path), str(staging), ba.Limits())
+    assert result["sha256"]["a.bin"] == (hashlib.sha256(data).hexdigest(), len(data))
+
+
+def test_plain_copier_read_error_names_the_member(tmp_path, staging, monkeypatch):
+    path = write_tar(tmp_path / "a.tar", [reg("ok", b"fine"), reg("big.bin", os.urandom(2 * MIB))])
+    real = os.preadv
+
+    def failing(fd, buffers, offset):
+        if offset > MIB:
+            raise OSError(errno.EIO, "Input/output error")
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(ba.os, "preadv", failing)
+    with pytest.raises(ArchiveError, match="cannot read member 'big.bin': .*Input/output error"):
+        ba.extract_archive(str(path), str(staging), ba.Limits(), component="web", file="a.tar")
+    assert os.listdir(staging) == ["ok"]  # the partial file is removed
+
+
 def test_extract_requires_an_empty_directory(tmp_path, staging):
     path = write_tar(tmp_path / "a.tar", [reg("a")])
     (staging / "old").write_text("x")
@@ -384,8 +446,9 @@ def test_written_bytes_are_capped_even_if_the_scan_was_fooled(tmp_path, staging,
     assert os.listdir(staging) == ["a"]  # the partial 'b' was removed; the caller removes the rest
 
 
-def test_extract_disk_full_on_real_tmpfs(tmp_path, small_tmpfs):
-    path = write_tar(tmp_path / "big.tar.gz", [reg("small", b"s" * 100), reg("big.bin", os.urandom(MIB))], mode="w:gz")
+@pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "gzip"])
+def test_extract_disk_full_on_real_tmpfs(tmp_path, small_tmpfs, mode):
+    path = write_tar(tmp_path / "big.tar.gz", [reg("small", b"s" * 100), reg("big.bin", os.urandom(MIB))], mode=mode)
     target = small_tmpfs / "staging"
     target.mkdir(mode=0o700)
     fds = open_fds()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import fcntl
+import errno
 import hashlib
 import json
 import os
@@ -279,6 +280,38 @@ def test_happy_path_content_modes_and_stamp(server, cache, tmp_path):
         "sha256/%s/%s.stamp" % (_sha(body)[:2], _sha(body)),
     ])  # no .part, no .lock
     assert server.routes["/a.tar.gz"].requests == 1
+
+
+def test_big_download_is_written_back_while_it_arrives(server, cache, pump_mode, monkeypatch):
+    """From PIPELINE_MIN_SIZE on, a helper thread asks for write-back every WRITE_BEHIND_STEP bytes,
+    so the fsync before the file is committed has little left to write; the bytes are the same."""
+    monkeypatch.setattr(dl, "WRITE_BEHIND_STEP", MIB)
+    synced = []
+    real = os.fdatasync
+    monkeypatch.setattr(dl.os, "fdatasync", lambda fd: synced.append(os.fstat(fd).st_size) or real(fd))
+    body = _blob(6 * MIB + 5)
+    result = cache.ensure(server.add("/wb", Route(body)), _sha(body), len(body))
+    assert Path(result["path"]).read_bytes() == body
+    if pump_mode == "sequential":
+        assert synced == []  # small downloads: the commit's fsync alone
+    else:
+        assert synced and all(MIB <= size <= len(body) for size in synced)
+
+
+def test_write_back_failure_is_not_lost(server, cache, monkeypatch, tmp_path):
+    """Linux reports a write-back error to one fsync only: the helper thread's failure fails the
+    download even though the commit's own fsync would then succeed."""
+    monkeypatch.setattr(dl, "PIPELINE_MIN_SIZE", 0)
+    monkeypatch.setattr(dl, "WRITE_BEHIND_STEP", MIB)
+
+    def failing(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(dl.os, "fdatasync", failing)
+    body = _blob(3 * MIB)
+    with pytest.raises(StorageError, match="flushing the download to disk: Input/output error"):
+        cache.ensure(server.add("/eio", Route(body)), _sha(body), len(body), component="app", file="a.tar")
+    assert _leftovers(tmp_path / "cache") == []  # no final file, no stamp, no part
 
 
 def test_sha512_layout(server, cache):

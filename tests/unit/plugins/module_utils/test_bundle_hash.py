@@ -201,7 +201,7 @@ def test_open_verified_in_place_good(tmp_path):
     os.chmod(path, 0o600)
     handle, info = bh.open_verified_in_place(str(path), sha(data), len(data))
     with handle:
-        assert info == {"bytes": len(data), "digest": sha(data)}
+        assert info == {"bytes": len(data), "digest": sha(data), "checked": "sha256"}
         assert handle.tell() == 0
         assert handle.read() == data
 
@@ -519,3 +519,99 @@ def test_stamp_sha512(tmp_path):
     stamp = bh.make_stamp(str(path), digest, "sha512")
     assert bh.stamp_matches(str(path), stamp, digest, "sha512")
     assert not bh.stamp_matches(str(path), stamp, digest, "sha256")
+
+
+# --------------------------------------------------------------------------- a stamp read beside a file verified in place
+
+
+@pytest.fixture
+def stamped_in_place(tmp_path):
+    """A private archive and its private stamp, as the controller's artifact cache leaves them."""
+    data = os.urandom(2 * bh.BLOCK_SIZE + 7)
+    path = tmp_path / "a.tar"
+    path.write_bytes(data)
+    os.chmod(path, 0o600)
+    settle()
+    stamp = tmp_path / "a.tar.stamp"
+    stamp.write_text(json.dumps(bh.make_stamp(str(path), sha(data))))
+    os.chmod(stamp, 0o600)
+    return path, stamp, data
+
+
+def test_matching_private_stamp_spares_the_hash(stamped_in_place, monkeypatch):
+    path, stamp, data = stamped_in_place
+    monkeypatch.setattr(bh, "hash_stream", lambda *args, **kwargs: pytest.fail("hashed although the stamp vouches for the file"))
+    handle, info = bh.open_verified_in_place(str(path), sha(data), len(data), stamp_path=str(stamp))
+    with handle:
+        assert info == {"bytes": len(data), "digest": sha(data), "checked": "stamp"}
+        assert handle.read() == data
+
+
+def _rewrite_same_size(path, stamp, data):
+    path.write_bytes(bytes([data[0] ^ 1]) + data[1:])  # same size: only mtime and ctime tell
+
+
+def _other_digest(path, stamp, data):
+    record = json.loads(stamp.read_text())
+    record["digest"] = sha(b"other")
+    stamp.write_text(json.dumps(record))
+
+
+def _stamp_others_can_write(path, stamp, data):
+    os.chmod(stamp, 0o666)
+
+
+def _stamp_of_another_user(path, stamp, data):
+    os.chown(stamp, 4242, 4242)
+
+
+def _stamp_is_a_symlink(path, stamp, data):
+    real = stamp.with_name("elsewhere.stamp")
+    os.replace(stamp, real)
+    stamp.symlink_to(real)
+
+
+def _stamp_is_garbage(path, stamp, data):
+    stamp.write_text("{not json")
+
+
+def _stamp_too_big(path, stamp, data):
+    record = json.loads(stamp.read_text())
+    record["padding"] = "x" * bh.STAMP_MAX
+    stamp.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("change", [_rewrite_same_size, _other_digest, _stamp_others_can_write, _stamp_of_another_user,
+                                    _stamp_is_a_symlink, _stamp_is_garbage, _stamp_too_big])
+def test_a_stamp_that_does_not_vouch_means_hashing(stamped_in_place, change):
+    """The file is hashed whenever the stamp is not a private file of ours recording this very file
+    with this digest; a file changed after its stamp is then caught by the hash."""
+    if change is _stamp_of_another_user and os.geteuid() != 0:
+        pytest.skip("chown to another user needs root")
+    path, stamp, data = stamped_in_place
+    change(path, stamp, data)
+    if change is _rewrite_same_size:
+        with pytest.raises(IntegrityError, match="sha256 mismatch"):
+            bh.open_verified_in_place(str(path), sha(data), len(data), stamp_path=str(stamp))
+        return
+    handle, info = bh.open_verified_in_place(str(path), sha(data), len(data), stamp_path=str(stamp))
+    with handle:
+        assert info["checked"] == "sha256"
+
+
+def test_stamp_vouches_for_the_open_file_not_the_path(stamped_in_place, tmp_path, monkeypatch):
+    """The stamp is compared with the handle that is returned: a path swapped to another file of
+    ours between open and fstat cannot borrow the stamp of the file it replaced."""
+    path, stamp, data = stamped_in_place
+    other = tmp_path / "b.tar"
+    other.write_bytes(data)
+    os.chmod(other, 0o600)
+    real_open = open
+
+    def open_other(name, *args, **kwargs):
+        return real_open(str(other) if str(name) == str(path) else name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", open_other)
+    handle, info = bh.open_verified_in_place(str(path), sha(data), len(data), stamp_path=str(stamp))
+    with handle:
+        assert info["checked"] == "sha256"  # same bytes, but not the file the stamp describes

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,8 +24,9 @@ import time
 
 import pytest
 
-from ansible_collections.groundwork.infra.plugins.module_utils import _bundle_release
+from ansible_collections.groundwork.infra.plugins.module_utils import _bundle_hash, _bundle_release
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import Limits, build_archive
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import ArtifactCache
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     ArchiveError,
     BundleError,
@@ -615,6 +617,41 @@ def test_archive_swapped_after_verification_is_not_unpacked(b, dest, monkeypatch
     install_release(dest, "2.0", [component("web", "2.0.0", good)], now=2)
     assert read(os.path.join(dest, "web", "current", "index.html")) == b"<h1>v2</h1>\n"
     del before
+
+
+def test_archive_from_the_controller_cache_is_trusted_by_its_stamp(b, dest, tmp_path, monkeypatch):
+    """A local connection hands bundle_install the cache file itself: the stamp the cache wrote
+    after verifying the download spares the host a second hash, unless verify=full."""
+    art = b.archive("web-1.0.0.tar", WEB_V1, compression="none")
+    cache = ArtifactCache(str(tmp_path / "cache"))
+    got = cache.ensure(art["src"], art["sha256"], art["size"])  # a plain path: copied and verified like a download
+    assert os.path.exists(got["path"] + ".stamp")
+    hashed = []
+    real = _bundle_hash.hash_stream
+    monkeypatch.setattr(_bundle_hash, "hash_stream", lambda *args, **kwargs: hashed.append(1) or real(*args, **kwargs))
+    fast = install_release(dest, "1.0", [component("web", "1.0.0", dict(art, src=got["path"]))], now=1)
+    assert [a["checked"] for a in fast["verified"]["artifacts"]] == ["stamp"]
+    assert hashed == []
+    assert read(os.path.join(dest, "web", "current", "index.html")) == b"<h1>v1</h1>\n"
+    shutil.rmtree(dest)
+    full = install_release(dest, "1.0", [component("web", "1.0.0", dict(art, src=got["path"]))], now=1, verify="full")
+    assert [a["checked"] for a in full["verified"]["artifacts"]] == ["sha256"]
+    assert hashed == [1]
+
+
+def test_cache_file_changed_after_its_stamp_is_hashed_and_refused(b, dest, tmp_path):
+    before = installed_v1(b, dest)
+    art = b.archive("web-2.0.0.tar", WEB_V2, compression="none")
+    cache = ArtifactCache(str(tmp_path / "cache"))
+    path = cache.ensure(art["src"], art["sha256"], art["size"])["path"]
+    with open(path, "r+b") as handle:  # same size, one byte: only the stamp's ctime and mtime tell
+        handle.seek(700)
+        byte = handle.read(1)
+        handle.seek(700)
+        handle.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+        install_release(dest, "2.0", [component("web", "2.0.0", dict(art, src=path))], now=2)
+    assert_v1_untouched(dest, before)
 
 
 def test_full_verification_repairs_modified_file(b, dest):
