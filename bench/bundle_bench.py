@@ -6,7 +6,9 @@ as JSON. Every figure is a median over several runs, measured in one process so 
 ratios compare like with like on the same machine at the same time.
 
 1. fetch+verify+extract of one bundle from HTTP on 127.0.0.1: groundwork.infra.bundle_fetch
-   vs ansible.builtin.get_url (checksum: sha256:...) + ansible.builtin.unarchive
+   vs ansible.builtin.get_url (checksum: sha256:...) + ansible.builtin.unarchive, all over a
+   local connection; and, for information, bundle_fetch with become, the path of a host that
+   is not the controller (the artifact is transferred and hashed again on the host)
 2. hash throughput: hash_file() vs hashlib.sha256 over the same bytes in memory
 3. re-run with nothing changed: bytes downloaded and time of the bundle step
 4. fan-out: one bundle to N hosts, bytes served by the origin
@@ -115,19 +117,33 @@ def build_release(work, name, size):
             "url": "http://127.0.0.1:%d/%s/%s" % (PORT, name, url_path), "digest": digest, "size": artifact_size}
 
 
-def fetch_book(work, manifest, dest, cache, hosts="localhost"):
-    path = os.path.join(work, "fetch.yml")
+def fetch_book(work, manifest, dest, cache, hosts="localhost", transfer=False):
+    """A playbook running bundle_fetch over a local connection.
+
+    ``transfer``: with become (su, root to root here), so the host does not read the
+    controller's cache file itself: the artifact is transferred to a temporary file and
+    hashed there, the path every host that is not the controller takes.
+    """
+    path = os.path.join(work, "fetch-transfer.yml" if transfer else "fetch.yml")
     write(path, """
 - hosts: %s
   connection: local
-  gather_facts: false
+  gather_facts: false%s
   tasks:
     - groundwork.infra.bundle_fetch:
         manifest: %s
         dest: "%s/{{ inventory_hostname }}"
         cache_dir: %s
-""" % (hosts, manifest, dest, cache))
+""" % (hosts, "\n  become: true\n  become_method: ansible.builtin.su" if transfer else "", manifest, dest, cache))
     return path
+
+
+def fetch_result(result):
+    """The bundle_fetch task result of the single-host fetch playbook (ansible.posix.json output),
+    with ``verified.checked_by``: how the host checked each artifact (algorithm, or stamp)."""
+    task = result["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    task.setdefault("verified", {})["checked_by"] = [a.get("checked") for a in task["verified"].get("artifacts", [])]
+    return task
 
 
 def anchor_book(work, url, digest, dest):
@@ -146,22 +162,28 @@ def anchor_book(work, url, digest, dest):
 
 def bench_fetch(work, runs, release):
     manifest, url, digest = release["manifest"], release["url"], release["digest"]
-    ours, anchor = [], []
+    ours, anchor, transfer = [], [], []
+    checked = {}
+    sides = [("ours", ours), ("anchor", anchor), ("transfer", transfer)]
     for index in range(runs):
-        # Alternate which side goes first, so neither always runs right after the other's writes.
-        order = (("ours", ours), ("anchor", anchor)) if index % 2 == 0 else (("anchor", anchor), ("ours", ours))
+        # Rotate which side goes first, so none always runs right after another's writes.
+        order = sides[index % 3:] + sides[:index % 3]
         for label, times in order:
             dest = os.path.join(work, "run-%s-%d" % (label, index))
             shutil.rmtree(dest, ignore_errors=True)
-            if label == "ours":
-                book = fetch_book(work, manifest, dest, os.path.join(dest, "cache"))
-            else:
+            if label == "anchor":
                 book = anchor_book(work, url, digest, dest)
-            elapsed, _result = playbook(book)
+            else:
+                book = fetch_book(work, manifest, dest, os.path.join(dest, "cache"), transfer=label == "transfer")
+            elapsed, result = playbook(book)
             times.append(elapsed)
+            if label != "anchor":
+                checked[label] = sorted(set(fetch_result(result).get("verified", {}).get("checked_by", [])))
             shutil.rmtree(dest, ignore_errors=True)
-    return {"bundle_fetch_s": statistics.median(ours), "get_url_unarchive_s": statistics.median(anchor),
-            "ratio": statistics.median(ours) / statistics.median(anchor), "runs": runs, "target": "<= 0.6"}
+    return {"host_checked_by": checked, "bundle_fetch_s": statistics.median(ours), "get_url_unarchive_s": statistics.median(anchor),
+            "ratio": statistics.median(ours) / statistics.median(anchor), "runs": runs, "target": "<= 0.6",
+            "bundle_fetch_transfer_s": statistics.median(transfer),
+            "transfer_ratio": statistics.median(transfer) / statistics.median(anchor)}
 
 
 def bench_hash(work, size, runs):
@@ -319,8 +341,12 @@ def print_table(results):
     rows = []
     if "fetch_verify_extract" in results:
         f = results["fetch_verify_extract"]
-        rows.append(("fetch+verify+extract %d MiB" % results["sizes_mib"]["big"], "bundle_fetch %.2f s vs get_url+unarchive %.2f s" % (
-            f["bundle_fetch_s"], f["get_url_unarchive_s"]), "%.2f" % f["ratio"], f["target"]))
+        checked = f["host_checked_by"]
+        rows.append(("fetch+verify+extract %d MiB" % results["sizes_mib"]["big"], "bundle_fetch %.2f s vs get_url+unarchive %.2f s (host: %s)" % (
+            f["bundle_fetch_s"], f["get_url_unarchive_s"], "/".join(checked.get("ours", []))), "%.2f" % f["ratio"], f["target"]))
+        rows.append(("  same, host hashes its copy", "bundle_fetch with become, artifact transferred, %.2f s (host: %s)" % (
+            f["bundle_fetch_transfer_s"], "/".join(checked.get("transfer", []))), "%.2f" % f["transfer_ratio"],
+            "none (the path of hosts other than the controller)"))
     if "hash_throughput" in results:
         h = results["hash_throughput"]
         rows.append(("hash throughput", "hash_file %.0f MB/s vs hashlib in memory %.0f MB/s" % (h["hash_file_mb_s"], h["hashlib_memory_mb_s"]),
