@@ -109,7 +109,7 @@ options:
       - V(fast) trusts an installed release whose record matches the requested artifacts, and an archive
         whose verified stamp (C(<src>.stamp), as the artifact cache of M(groundwork.infra.bundle_fetch) writes
         it) is a private file of this user and matches the size, mtime, inode, device and ctime of the very
-        file opened: it is not hashed again.
+        file opened, so it is not hashed again.
       - V(full) also re-hashes every archive and every installed file against the record and re-installs a
         damaged release.
     type: str
