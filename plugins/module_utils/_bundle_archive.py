@@ -18,7 +18,15 @@ from collections import deque
 from contextlib import contextmanager
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import ArchiveError, StorageError
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import BLOCK_SIZE, PIPELINE_BUFFERS, HashWorker, hash_file
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import (
+    BLOCK_SIZE,
+    PIPELINE_BUFFERS,
+    PIPELINE_MIN_SIZE,
+    WRITE_BEHIND_STEP,
+    HashWorker,
+    WriteBehind,
+    hash_file,
+)
 
 try:  # Optional in some Python builds.
     import bz2
@@ -415,7 +423,7 @@ class _PlainCopier:
         for _index in range(PIPELINE_BUFFERS):
             self._free.put(bytearray(BLOCK_SIZE))
 
-    def copy(self, offset, size, fd, hasher, name):
+    def copy(self, offset, size, fd, hasher, name, flusher=None):
         """Write ``size`` bytes found at ``offset`` of the archive to ``fd``; return the count."""
         pipelined = size >= BLOCK_SIZE
         done = 0
@@ -447,10 +455,12 @@ class _PlainCopier:
                 if not pipelined:
                     self._free.put(buf)
             done += count
+            if flusher is not None:
+                flusher.wrote(count)
         return done
 
 
-def _stream_member(tar, member, fd, hasher, hashing, budget, name, component, file):
+def _stream_member(tar, member, fd, hasher, hashing, budget, name, component, file, flusher=None):
     """Write one member's data read through tarfile (compressed archives); return the count."""
     try:
         source = tar.extractfile(member)
@@ -478,6 +488,8 @@ def _stream_member(tar, member, fd, hasher, hashing, budget, name, component, fi
                     view = view[os.write(fd, view):]
             except OSError as exc:
                 raise _write_error(exc, name, component, file) from exc
+            if flusher is not None:
+                flusher.wrote(len(chunk))
     return written
 
 
@@ -487,7 +499,9 @@ def _write_file(tar, member, path, plan, budget, component, file, hashing=None, 
     The sha256 of what is written is computed on the way (in ``hashing``, a HashWorker,
     when given), so the install record needs no second pass over the extracted files.
     With ``copier`` (an uncompressed archive) the data is read straight from the archive
-    file, else streamed through tarfile.
+    file, else streamed through tarfile. The file is fsynced (data and mode) before it is
+    closed, so a release recorded as installed survives a power cut; big files are
+    written back while they are written (WriteBehind), which leaves that fsync little to do.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     name = plan["name"]
@@ -497,17 +511,26 @@ def _write_file(tar, member, path, plan, budget, component, file, hashing=None, 
         raise _write_error(exc, name, component, file) from exc
     ok = False
     hasher = hashlib.sha256()
+    flusher = WriteBehind(fd, WRITE_BEHIND_STEP) if plan["size"] >= PIPELINE_MIN_SIZE else None
     try:
-        if copier is None:
-            written = _stream_member(tar, member, fd, hasher, hashing, budget, name, component, file)
-        elif plan["size"] > budget:
-            raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
-        else:
-            written = copier.copy(member.offset_data, plan["size"], fd, hasher, name)
+        try:
+            if copier is None:
+                written = _stream_member(tar, member, fd, hasher, hashing, budget, name, component, file, flusher)
+            elif plan["size"] > budget:
+                raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
+            else:
+                written = copier.copy(member.offset_data, plan["size"], fd, hasher, name, flusher)
+        finally:
+            failure = flusher.close() if flusher is not None else None
+        if isinstance(failure, OSError):
+            raise _write_error(failure, name, component, file) from failure
+        if failure is not None:
+            raise failure
         if written != plan["size"]:
             raise ArchiveError("member '%s' is truncated: got %d of %d bytes" % (_show(name), written, plan["size"]), component=component, file=file)
         try:
             os.fchmod(fd, plan["mode"])
+            os.fsync(fd)
         except OSError as exc:
             raise _write_error(exc, name, component, file) from exc
         ok = True
@@ -523,6 +546,15 @@ def _write_file(tar, member, path, plan, budget, component, file, hashing=None, 
             except OSError:
                 pass
     return written, hasher
+
+
+def fsync_dir(path):
+    """Make the entries of a directory (and its mode) durable. Raises OSError."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _set_mtime(path, mtime):
@@ -621,8 +653,13 @@ def _extract(path, target_dir, limits, component, file, fileobj, result, hashers
                 os.chmod(dest, mode)
                 if mtime is not None:
                     _set_mtime(dest, mtime)
+                fsync_dir(dest)
             except OSError as exc:
                 raise _write_error(exc, rel, component, file) from exc
+        try:
+            fsync_dir(target_dir)
+        except OSError as exc:
+            raise _write_error(exc, ".", component, file) from exc
 
 
 def _walk(src_dir):

@@ -14,7 +14,6 @@ import queue
 import socket
 import ssl
 import stat
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -33,7 +32,9 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
     BLOCK_SIZE,
     PIPELINE_BUFFERS,
     PIPELINE_MIN_SIZE,
+    WRITE_BEHIND_STEP,
     HashWorker,
+    WriteBehind,
     hash_file,
     make_stamp,
     new_hash,
@@ -41,9 +42,6 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
     stamp_matches,
 )
 
-# Big downloads are written back to disk in steps of this many bytes while they arrive
-# (_WriteBehind), so the fsync that makes the cached file durable finds little left to do.
-WRITE_BEHIND_STEP = 32 * BLOCK_SIZE
 # Seconds slept before retry number N is RETRY_BACKOFF * N (tests set it to almost 0).
 RETRY_BACKOFF = 0.5
 # Seconds between two attempts to take a busy cache lock.
@@ -394,47 +392,6 @@ class _CacheLock:
         return False
 
 
-class _WriteBehind:
-    """A helper thread that writes a file's dirty pages back to disk while it is still being written.
-
-    Each kick() asks for one fdatasync() of everything written so far; kicks that come
-    while one runs are folded into the next. The fsync before the file is committed then
-    has almost nothing left to write, instead of the whole file. A failure is returned
-    by close(), never dropped: Linux reports a write-back error to one fsync only, so the
-    commit's own fsync might not see it again.
-    """
-
-    def __init__(self, fd):
-        self._fd = fd
-        self._wanted = threading.Event()
-        self._stop = False
-        self._failure = None
-        self._thread = threading.Thread(target=self._run, name="groundwork-write-behind", daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._stop:
-                return
-            if self._failure is None:
-                try:
-                    os.fdatasync(self._fd)
-                except BaseException as exc:  # pylint: disable=broad-except
-                    self._failure = exc
-
-    def kick(self):
-        self._wanted.set()
-
-    def close(self):
-        """Stop the thread (after the fdatasync under way, if any); return its first failure or None."""
-        self._stop = True
-        self._wanted.set()
-        self._thread.join()
-        return self._failure
-
-
 class _Part:
     """The .part file of one artifact with the running hash of what it holds."""
 
@@ -532,11 +489,10 @@ class _Part:
         for _index in range(PIPELINE_BUFFERS - 1):
             free.put(bytearray(BLOCK_SIZE))
         worker = HashWorker(depth=PIPELINE_BUFFERS)
-        flusher = _WriteBehind(self.fd)
+        flusher = WriteBehind(self.fd, WRITE_BEHIND_STEP)
         hasher = self.hasher
         fd = self.fd
         copied = 0
-        unflushed = 0
         try:
             while copied < limit:
                 buf = free.get()
@@ -552,10 +508,7 @@ class _Part:
                 _write_all(fd, data, self.component, self.file)
                 copied += count
                 self.size += count
-                unflushed += count
-                if unflushed >= WRITE_BEHIND_STEP:
-                    flusher.kick()
-                    unflushed = 0
+                flusher.wrote(count)
         finally:
             try:
                 worker.close()

@@ -19,6 +19,8 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
 
 SUPPORTED_ALGORITHMS = ("sha256", "sha512")
 BLOCK_SIZE = 1024 * 1024
+# Big files being written are written back to disk in steps of this many bytes (WriteBehind).
+WRITE_BEHIND_STEP = 32 * BLOCK_SIZE
 # Files at least this big are hashed in a pipeline: this thread copies the next block
 # out of the page cache while a helper thread hashes the previous one (both release
 # the GIL), so reading costs almost nothing on top of hashing when a second core is free.
@@ -181,6 +183,55 @@ class HashWorker:
             self._thread = None
         if self._failure is not None:
             raise self._failure
+
+
+class WriteBehind:
+    """A helper thread that writes a file's dirty pages back to disk while the file is still being written.
+
+    Call ``wrote(count)`` after each write: every ``step`` bytes it asks for one
+    fdatasync() of everything written so far (requests that come while one runs are
+    folded into the next). The fsync that makes the file durable then has almost
+    nothing left to write, instead of the whole file. ``close()`` returns the first
+    failure instead of dropping it: Linux reports a write-back error to one fsync
+    only, so the caller's own fsync might not see it again. Standard library only.
+    """
+
+    def __init__(self, fd, step):
+        self._fd = fd
+        self._step = step
+        self._unflushed = 0
+        self._wanted = threading.Event()
+        self._stop = False
+        self._failure = None
+        self._thread = threading.Thread(target=self._run, name="groundwork-write-behind", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stop:
+                return
+            if self._failure is None:
+                try:
+                    os.fdatasync(self._fd)
+                except BaseException as exc:  # pylint: disable=broad-except
+                    self._failure = exc
+
+    def wrote(self, count):
+        self._unflushed += count
+        if self._unflushed >= self._step:
+            self._unflushed = 0
+            self._wanted.set()
+
+    def close(self):
+        """Stop the thread (after the fdatasync under way, if any); return its first failure or None."""
+        if self._thread is not None:
+            self._stop = True
+            self._wanted.set()
+            self._thread.join()
+            self._thread = None
+        return self._failure
 
 
 def _hash_sequential(readinto, update, limit):

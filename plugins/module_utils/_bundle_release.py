@@ -37,6 +37,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
     Limits,
     extract_archive,
+    fsync_dir,
     tree_inventory,
     verify_tree,
 )
@@ -64,6 +65,7 @@ def _write_json_atomic(path, data, mode=0o644):
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+        fsync_dir(directory)
     except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
@@ -310,6 +312,7 @@ class Destination(object):
                 if algorithm == "sha256":
                     known[art["name"]] = (copied["digest"], copied["bytes"])
         os.chmod(tree, 0o755)
+        fsync_dir(tree)  # the entries moved in above; the files and directories below were synced when written
         inventory = tree_inventory(tree, known=known)
         stats["files"] = sum(1 for item in inventory if item.get("type") == "file")
         return tree, inventory, stats
@@ -324,11 +327,7 @@ class Destination(object):
             os.unlink(tmp)
         os.symlink(version, tmp)
         os.replace(tmp, link)
-        fd = os.open(self.component_dir(name), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(self.component_dir(name))
         return True
 
     def prune(self, name, keep):
@@ -482,6 +481,7 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
                         shutil.copy2(old_record, record_aside)
                     replaced.append((name, version, aside, record_aside))
                 os.rename(item["tree"], vdir)
+                fsync_dir(cdir)
                 created.append((name, version))
                 record_dir = os.path.dirname(destination.record_path(name, version))
                 if not os.path.isdir(record_dir):

@@ -682,6 +682,46 @@ def test_full_verification_repairs_modified_file(b, dest):
     assert staging_entries(dest) == []
 
 
+# -- durability (threat 12: a power cut, not only a kill) ---------------------------
+
+def test_installed_files_and_directories_are_synced_before_the_record(b, dest, monkeypatch):
+    """Every file, directory and rename of a release reaches the disk before its record and the
+    state say it is installed: a power cut cannot leave a recorded release with lost bytes."""
+    synced = set()
+    real_fsync = os.fsync
+
+    def spy(fd):
+        st = os.fstat(fd)
+        synced.add((st.st_dev, st.st_ino))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    checked = []
+    real_write = _bundle_release._write_json_atomic
+
+    def check_then_write(path, data, mode=0o644):
+        if "/records/" in path:
+            vdir = os.path.join(dest, data["name"], data["version"])
+            for root, dirs, files in os.walk(vdir):
+                for entry in [root] + [os.path.join(root, n) for n in files if not os.path.islink(os.path.join(root, n))]:
+                    st = os.stat(entry)
+                    assert (st.st_dev, st.st_ino) in synced, "not synced before the record: %s" % entry
+            parent = os.stat(os.path.dirname(vdir))
+            assert (parent.st_dev, parent.st_ino) in synced, "the rename into place was not synced"
+            checked.append(data["name"])
+        return real_write(path, data, mode)
+
+    monkeypatch.setattr(_bundle_release, "_write_json_atomic", check_then_write)
+    big = os.urandom(2 * 1024 * 1024 + 3)
+    comp = component("web", "1.0.0", b.archive("web-1.0.0.tar", dict(WEB_V1, **{"data/big.bin": big}), compression="none"),
+                     b.plain("extra.txt", b"placed\n"))
+    gz = component("api", "1.0.0", b.archive("api-1.0.0.tar.gz", {"srv/app.py": "print(1)\n"}))
+    install_release(dest, "1.0", [comp, gz], now=1)
+    assert sorted(checked) == ["api", "web"]
+    state_dir = os.stat(os.path.join(dest, ".groundwork"))
+    assert (state_dir.st_dev, state_dir.st_ino) in synced  # the rename of state.json into place
+
+
 # -- lock (threat 13) ------------------------------------------------------------
 
 HOLD_LOCK = textwrap.dedent("""
