@@ -135,7 +135,9 @@ EXAMPLES = r"""
 RETURN = r"""
 paths:
   description:
-    - The state of each path given, keyed by the path. Each value holds the keys below.
+    - The state of each path given, keyed by the path as given (after the C(~) and variable
+      expansion every option of type C(path) gets), in the order given. Each value holds the
+      keys below.
     - C(exists) and C(type) are V(null) when the path could not be examined (see RV(problems)).
   returned: always
   type: dict
