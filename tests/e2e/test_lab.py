@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -76,6 +77,35 @@ def test_status_reports_a_stopped_service(tmp_path):
     finally:
         subprocess.run(["docker", "exec", "lab-bookworm", "systemctl", "start", "hello-svc.service"], check=True)
     http_get("lab-bookworm")
+
+
+def test_status_tells_an_unhealthy_container_from_a_healthy_one(tmp_path):
+    """docker ps says "(healthy)" or "(unhealthy)" in a container's Status: a probe container of the
+    project whose health check always fails must be named in the health column, the healthy web not."""
+    probe = "hello-compose-probe"
+    subprocess.run(["docker", "exec", "lab-trixie", "docker", "run", "--detach", "--name", probe,
+                    "--label", "com.docker.compose.project=hello-compose", "--health-cmd", "false",
+                    "--health-interval", "1s", "--health-retries", "1", "groundwork/hello-compose:1.0.0", "sleep", "600"],
+                   stdout=subprocess.DEVNULL, check=True)
+    try:
+        for dummy in range(60):
+            health = subprocess.run(["docker", "exec", "lab-trixie", "docker", "inspect", "--format",
+                                     "{{.State.Health.Status}}", probe],
+                                    stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.strip()
+            if health == "unhealthy":
+                break
+            time.sleep(0.5)
+        assert health == "unhealthy"
+        proc, rows = status(tmp_path)
+        web = rows[("lab-trixie", "hello-compose")]
+        assert (web["state"], web["health"]) == ("running 2/2", "unhealthy: %s" % probe)
+        # The table as printed (the YAML callback may wrap a line anywhere between the columns).
+        assert re.search(r"lab-trixie\s+lab\s+hello-compose\s+1\.0\.0\s+\S+\s+compose\s+project\s+hello-compose\s+running\s+2/2\s+"
+                         r"unhealthy:\s+%s" % probe, proc.stdout), proc.stdout
+    finally:
+        subprocess.run(["docker", "exec", "lab-trixie", "docker", "rm", "--force", probe], stdout=subprocess.DEVNULL, check=True)
+    web = status(tmp_path)[1][("lab-trixie", "hello-compose")]
+    assert (web["state"], web["health"]) == ("running 1/1", "ok")
 
 
 def test_upgrade_dry_run_predicts_exactly_what_the_upgrade_changes(next_release, tmp_path):

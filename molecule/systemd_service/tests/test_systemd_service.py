@@ -130,6 +130,13 @@ def test_previous_unit_kept_for_rollback(host):
     assert "MemoryMax=160M" in previous.content_string
 
 
+def test_no_backup_of_the_unit_left_beside_it(host):
+    # The write keeps the replaced unit with template's backup (<unit>.<pid>.<date>~),
+    # which the role moves to <name>.service.previous.
+    left = host.run("find /etc/systemd/system -maxdepth 1 -name 'hello-svc.service.*'")
+    assert left.rc == 0 and left.stdout.strip() == ""
+
+
 def test_exposure_of_the_deployed_unit(host):
     assert exposure(host, UNIT) <= MAX_EXPOSURE
 
