@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: paths_info
 short_description: Tell in one call which of many paths on a host are not as wanted
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Examines each path given (type, mode, owner, group, size and, for a regular file, the
     SHA-1 of its content) and compares it with the wanted state given beside it.
