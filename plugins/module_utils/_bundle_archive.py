@@ -25,6 +25,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
     WRITE_BEHIND_STEP,
     HashWorker,
     WriteBehind,
+    fsync_dir,
     hash_file,
 )
 
@@ -546,15 +547,6 @@ def _write_file(tar, member, path, plan, budget, component, file, hashing=None, 
             except OSError:
                 pass
     return written, hasher
-
-
-def fsync_dir(path):
-    """Make the entries of a directory (and its mode) durable. Raises OSError."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _set_mtime(path, mtime):

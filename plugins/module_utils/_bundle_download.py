@@ -35,6 +35,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
     WRITE_BEHIND_STEP,
     HashWorker,
     WriteBehind,
+    fsync_dir,
     hash_file,
     make_stamp,
     new_hash,
@@ -241,16 +242,11 @@ def _unlink(path):
 
 
 def _fsync_dir(path):
+    """Best effort: the downloaded file itself was fsynced; its directory entry may lag."""
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
+        fsync_dir(path)
     except OSError:
         pass
-    finally:
-        os.close(fd)
 
 
 def _private_dirs(path):

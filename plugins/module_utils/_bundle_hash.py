@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: groundwork.infra contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to groundwork.infra: streaming sha256/sha512 checks and verified stamps. Runs on managed hosts: standard library only."""
+"""Private to groundwork.infra: streaming sha256/sha512 checks, verified stamps, write-back and fsync. Runs on managed hosts: standard library only."""
 
 from __future__ import annotations
 
@@ -232,6 +232,15 @@ class WriteBehind:
             self._thread.join()
             self._thread = None
         return self._failure
+
+
+def fsync_dir(path):
+    """Make the entries of a directory (and its mode) durable. Raises OSError."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _hash_sequential(readinto, update, limit):

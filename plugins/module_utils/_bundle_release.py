@@ -33,11 +33,10 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
     RollbackError,
     StorageError,
 )
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, open_verified_in_place
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, open_verified_in_place
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
     Limits,
     extract_archive,
-    fsync_dir,
     tree_inventory,
     verify_tree,
 )

@@ -373,18 +373,8 @@ def test_digests_keep_the_block_order_when_hashing_lags(tmp_path, staging, mode,
     assert result["sha256"]["a.bin"] == (hashlib.sha256(data).hexdigest(), len(data))
 
 
-def _slow_writes(monkeypatch):
-    """Writes that give the write-back thread time to run between them."""
-    real = os.write
-
-    def slow(fd, data):
-        time.sleep(0.02)
-        return real(fd, data)
-
-    monkeypatch.setattr(os, "write", slow)
-
-
 @pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "gzip"])
+@pytest.mark.usefixtures("slow_writes")
 def test_big_files_are_written_back_while_extracted_and_synced(tmp_path, staging, mode, monkeypatch):
     """Big members are written back to disk while they are written; every file is fsynced before
     it is closed (and every directory after it is complete)."""
@@ -394,7 +384,6 @@ def test_big_files_are_written_back_while_extracted_and_synced(tmp_path, staging
     real_fdatasync, real_fsync = os.fdatasync, os.fsync
     monkeypatch.setattr(os, "fdatasync", lambda fd: written_back.append(os.fstat(fd).st_size) or real_fdatasync(fd))
     monkeypatch.setattr(os, "fsync", lambda fd: synced.add(os.fstat(fd).st_ino) or real_fsync(fd))
-    _slow_writes(monkeypatch)
     data = os.urandom(5 * MIB + 1)
     path = write_tar(tmp_path / "a.tar", [reg("big.bin", data), reg("sub/small.txt", b"small")], mode=mode)
     ba.extract_archive(str(path), str(staging), ba.Limits())
@@ -404,6 +393,7 @@ def test_big_files_are_written_back_while_extracted_and_synced(tmp_path, staging
         assert os.stat(entry).st_ino in synced, entry
 
 
+@pytest.mark.usefixtures("slow_writes")
 def test_write_back_failure_while_extracting_is_reported(tmp_path, staging, monkeypatch):
     monkeypatch.setattr(ba, "PIPELINE_MIN_SIZE", 2 * MIB)
     monkeypatch.setattr(ba, "WRITE_BEHIND_STEP", MIB)
@@ -412,7 +402,6 @@ def test_write_back_failure_while_extracting_is_reported(tmp_path, staging, monk
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "fdatasync", failing)
-    _slow_writes(monkeypatch)
     path = write_tar(tmp_path / "a.tar", [reg("ok", b"fine"), reg("big.bin", os.urandom(3 * MIB))])
     with pytest.raises(StorageError, match="cannot write 'big.bin': .*Input/output error"):
         ba.extract_archive(str(path), str(staging), ba.Limits(), component="web", file="a.tar")

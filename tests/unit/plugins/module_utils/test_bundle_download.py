@@ -282,17 +282,7 @@ def test_happy_path_content_modes_and_stamp(server, cache, tmp_path):
     assert server.routes["/a.tar.gz"].requests == 1
 
 
-def _slow_writes(monkeypatch):
-    """Writes that give the write-back thread time to run between them."""
-    real = os.write
-
-    def slow(fd, data):
-        time.sleep(0.02)
-        return real(fd, data)
-
-    monkeypatch.setattr(os, "write", slow)
-
-
+@pytest.mark.usefixtures("slow_writes")
 def test_big_download_is_written_back_while_it_arrives(server, cache, pump_mode, monkeypatch):
     """From PIPELINE_MIN_SIZE on, a helper thread asks for write-back every WRITE_BEHIND_STEP bytes,
     so the fsync before the file is committed has little left to write; the bytes are the same."""
@@ -300,7 +290,6 @@ def test_big_download_is_written_back_while_it_arrives(server, cache, pump_mode,
     synced = []
     real = os.fdatasync
     monkeypatch.setattr(dl.os, "fdatasync", lambda fd: synced.append(os.fstat(fd).st_size) or real(fd))
-    _slow_writes(monkeypatch)
     body = _blob(6 * MIB + 5)
     result = cache.ensure(server.add("/wb", Route(body)), _sha(body), len(body))
     assert Path(result["path"]).read_bytes() == body
@@ -310,6 +299,7 @@ def test_big_download_is_written_back_while_it_arrives(server, cache, pump_mode,
         assert synced and all(MIB <= size <= len(body) for size in synced)
 
 
+@pytest.mark.usefixtures("slow_writes")
 def test_write_back_failure_is_not_lost(server, cache, monkeypatch, tmp_path):
     """Linux reports a write-back error to one fsync only: the helper thread's failure fails the
     download even though the commit's own fsync would then succeed."""
@@ -320,7 +310,6 @@ def test_write_back_failure_is_not_lost(server, cache, monkeypatch, tmp_path):
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(dl.os, "fdatasync", failing)
-    _slow_writes(monkeypatch)
     body = _blob(3 * MIB)
     with pytest.raises(StorageError, match="flushing the download to disk: Input/output error"):
         cache.ensure(server.add("/eio", Route(body)), _sha(body), len(body), component="app", file="a.tar")

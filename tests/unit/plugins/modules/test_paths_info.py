@@ -291,16 +291,18 @@ def test_differ_keeps_the_order_given(capsys, tmp_path):
 # ---- what cannot be read ---------------------------------------------------------------------------
 
 
-def test_unreadable_content_is_not_as_wanted(capsys, monkeypatch, tree):
-    path = str(tree / "file.conf")
-    real_open = os.open
-
-    def refuse(name, *args, **kwargs):
+def refusing(path, real):
+    """``real`` (os.open, os.lstat), except that it is refused with EACCES for ``path``."""
+    def call(name, *args, **kwargs):
         if name == path:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
-        return real_open(name, *args, **kwargs)
+        return real(name, *args, **kwargs)
+    return call
 
-    monkeypatch.setattr(paths_info.os, "open", refuse)
+
+def test_unreadable_content_is_not_as_wanted(capsys, monkeypatch, tree):
+    path = str(tree / "file.conf")
+    monkeypatch.setattr(paths_info.os, "open", refusing(path, os.open))
     result = run(capsys, [{"path": path, "type": "file", "mode": "0640"}, {"path": str(tree), "type": "directory"}])
     state = result["paths"][path]
     assert (state["exists"], state["type"], state["mode"], state["checksum"]) == (True, "file", "0640", None)
@@ -322,14 +324,7 @@ def test_a_file_replaced_while_examined_is_not_as_wanted(capsys, monkeypatch, tr
 
 def test_a_path_that_cannot_be_examined(capsys, monkeypatch, tree):
     path = str(tree / "file.conf")
-    real_lstat = os.lstat
-
-    def refuse(name, *args, **kwargs):
-        if name == path:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
-        return real_lstat(name, *args, **kwargs)
-
-    monkeypatch.setattr(paths_info.os, "lstat", refuse)
+    monkeypatch.setattr(paths_info.os, "lstat", refusing(path, os.lstat))
     result = run(capsys, [{"path": path}])
     assert (result["paths"][path]["exists"], result["paths"][path]["type"]) == (None, None)
     assert result["differ"] == [path]
