@@ -44,6 +44,10 @@ except ImportError:  # pragma: no cover
 MAX_METADATA_READ = max(BLOCK_SIZE, 1024 * 1024)
 MAX_SYMLINK_HOPS = 40
 MAX_COMPONENT_BYTES = 255
+# Linux PATH_MAX is 4096 bytes with the final NUL: a longer name cannot be created anywhere (threat 25).
+MAX_PATH_BYTES = 4095
+_CHAINED_HEADERS = ("not a readable tar archive: too many chained extended headers (PAX or GNU long name/link) "
+                    "before one member")
 
 _KIND_BY_TYPE = {
     tarfile.REGTYPE: "file",
@@ -110,6 +114,16 @@ def _check_text(text, what, max_length):
         text.encode("utf-8")
     except UnicodeError:
         raise _Unsafe("%s is not valid UTF-8" % what) from None
+    _check_printable(text, what)
+
+
+def _check_printable(text, what):
+    """Threat 22: C1 controls (U+0080-U+009F) and other non-printable characters (format, line and
+    paragraph separators, unassigned) have no place in a file name; a plain space is allowed."""
+    for char in text:
+        if char != " " and not char.isprintable():
+            kind = "C1 control character" if 0x80 <= ord(char) <= 0x9F else "non-printable character"
+            raise _Unsafe("%s U+%04X in %s" % (kind, ord(char), what))
 
 
 def _split_path(text, what, max_length):
@@ -123,6 +137,8 @@ def _split_path(text, what, max_length):
     for part in parts:
         if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES:
             raise _Unsafe("path component longer than %d bytes in %s" % (MAX_COMPONENT_BYTES, what))
+    if len("/".join(parts).encode("utf-8")) > MAX_PATH_BYTES:
+        raise _Unsafe("%s longer than %d bytes, more than a filesystem path can hold" % (what, MAX_PATH_BYTES))
     return parts
 
 
@@ -226,6 +242,8 @@ def _open_tar(path, component, file, fileobj=None):
             tar = tarfile.open(fileobj=bounded, mode="r:", encoding="utf-8", errors="surrogateescape")
         except _Unsafe as exc:
             raise ArchiveError("not a readable tar archive: %s" % exc, component=component, file=file) from None
+        except RecursionError:
+            raise ArchiveError(_CHAINED_HEADERS, component=component, file=file) from None
         except _READ_ERRORS as exc:
             raise ArchiveError("not a readable tar archive: %s" % (exc or type(exc).__name__), component=component, file=file) from None
         handles.append(tar)
@@ -284,6 +302,8 @@ def _scan(tar, bounded, limits, component, file):
             member = tar.next()
         except _Unsafe as exc:
             raise ArchiveError("not a readable tar archive: %s" % exc, component=component, file=file) from None
+        except RecursionError:  # tarfile reads each chained PAX/GNU header with one more level of recursion
+            raise ArchiveError(_CHAINED_HEADERS, component=component, file=file) from None
         except _READ_ERRORS as exc:
             raise ArchiveError("not a readable tar archive: %s" % (exc or type(exc).__name__), component=component, file=file) from None
         if member is None:
@@ -400,6 +420,10 @@ def _second_layer(member, target_dir, component, file):
 
 
 def _write_error(exc, name, component, file):
+    if exc.errno == errno.ENAMETOOLONG:
+        # The member's path is too long for the filesystem under this destination: the archive's fault (threat 25).
+        return ArchiveError("unsafe member '%s': its path is too long for the filesystem at the destination (%s)"
+                            % (_show(name), exc.strerror or exc), component=component, file=file)
     if exc.errno in _SPACE_ERRNOS:
         return StorageError("no space left on device while writing '%s'" % _show(name), component=component, file=file)
     return StorageError("cannot write '%s': %s" % (_show(name), exc), component=component, file=file)
@@ -778,6 +802,39 @@ def build_archive(src_dir, out_path, compression="gz", mtime=0):
                 pass
     digest, size = hash_file(out_abs, "sha256")
     return {"sha256": digest, "size": size, "unpacked_size": unpacked, "members": len(entries)}
+
+
+def check_release_tree(root, owners=None, component=None):
+    """Judge the links of a whole staged release tree, as the kernel will see it (threat 19).
+
+    Each archive's links were judged against that archive alone; once the artifacts of one
+    component sit side by side, a link from one archive can pass through a link from another
+    (``x/p -> ../q/q/..`` with ``q -> .``). Here every symlink is resolved against all the
+    symlinks of the merged tree; an absolute target, an escape from ``root`` or a loop fails,
+    as does any entry that is not a regular file, directory or symlink, or carries
+    setuid/setgid/sticky bits. ``owners`` maps a top-level entry to the artifact that
+    provided it, for the message. Raises ArchiveError; writes nothing.
+    """
+    owners = owners or {}
+    links = {}
+    for parts, path, st in _walk(root):
+        owner = owners.get(parts[0])
+        if stat.S_ISLNK(st.st_mode):
+            links[parts] = os.readlink(path)
+        elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            raise ArchiveError("unsafe entry '%s' in the staged release: not a regular file, directory or symlink"
+                               % _show("/".join(parts)), component=component, file=owner)
+        elif st.st_mode & 0o7000:
+            raise ArchiveError("unsafe entry '%s' in the staged release: setuid/setgid/sticky bits (mode %04o)"
+                               % (_show("/".join(parts)), stat.S_IMODE(st.st_mode)), component=component, file=owner)
+    for parts in sorted(links):
+        try:
+            _resolve_link(parts, links[parts], links)
+        except _Unsafe as exc:
+            raise ArchiveError(
+                "unsafe symlink '%s' -> '%s' once the artifacts of the component are unpacked side by side: %s"
+                % (_show("/".join(parts)), _show(links[parts]), exc), component=component, file=owners.get(parts[0])) from None
+    return len(links)
 
 
 def tree_inventory(root, known=None):

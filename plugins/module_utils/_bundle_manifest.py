@@ -17,6 +17,13 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
     CompatibilityError,
     ManifestError,
 )
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_names import (
+    HEX_RE,
+    valid_capability,
+    valid_file_name,
+    valid_name,
+    valid_version,
+)
 
 try:
     import yaml
@@ -36,10 +43,6 @@ HASH_FIELDS = ("sha256", "sha512")
 WEAK_HASH_FIELDS = ("md5", "sha1", "sha224", "sha384", "sha3_256", "sha3_512", "blake2b", "blake2s", "checksum", "digest")
 UNPACK_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
 
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
-VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
-FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$")
-CAPABILITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 HEX_LENGTH = {"sha256": 64, "sha512": 128}
 
 TOP_KEYS = {"format", "release", "issued", "expires", "components", "description"}
@@ -99,7 +102,7 @@ def parse_version(value, what, component=None, file=None):
                 "%s must be a quoted string: YAML reads %s as the number %r (write \"%s\")" % (what, written, value, written),
                 component=component, file=file)
         raise ManifestError("%s must be a string, got %s" % (what, type(value).__name__), component=component, file=file)
-    if not VERSION_RE.match(value) or ".." in value:
+    if not valid_version(value):
         raise ManifestError(
             "%s '%s' is not allowed: use letters, digits and . + _ - only (at most 64 characters)" % (what, value),
             component=component, file=file)
@@ -296,7 +299,7 @@ def _parse_artifact(raw, index, component, base_url, file):
             component=component, file=file)
     _strict_keys(raw, ARTIFACT_KEYS, what, component, file)
     name = raw.get("name")
-    if not isinstance(name, str) or not FILE_NAME_RE.match(name) or ".." in name:
+    if not valid_file_name(name):
         raise ManifestError("%s has an invalid file name %r (a plain file name: letters, digits, . _ + -)" % (what, name),
                             component=component, file=file)
     what = "artifact '%s'" % name
@@ -305,7 +308,7 @@ def _parse_artifact(raw, index, component, base_url, file):
         raise ManifestError("%s must declare exactly one of sha256 or sha512" % what, component=component, file=file)
     algorithm = hashes[0]
     digest = raw[algorithm]
-    if not isinstance(digest, str) or not re.match(r"^[0-9a-fA-F]{%d}$" % HEX_LENGTH[algorithm], digest):
+    if not isinstance(digest, str) or not HEX_RE[algorithm].fullmatch(digest):
         raise ManifestError("%s has a malformed %s (expected %d hex digits)" % (what, algorithm, HEX_LENGTH[algorithm]),
                             component=component, file=file)
     if "size" not in raw:
@@ -341,13 +344,13 @@ def _parse_requires(raw, component, file):
                             component=component, file=file)
     req_c = {}
     for name, spec in comps.items():
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not valid_name(name):
             raise ManifestError("requires.components names an invalid component %r" % (name,), component=component, file=file)
         parse_specifier(spec, "requirement on component '%s'" % name, component, file)
         req_c[name] = spec
     req_h = {}
     for name, spec in host.items():
-        if not isinstance(name, str) or not CAPABILITY_RE.match(name):
+        if not valid_capability(name):
             raise ManifestError("requires.host names an invalid capability %r (lowercase letters, digits, _)" % (name,),
                                 component=component, file=file)
         parse_specifier(spec, "requirement on host capability '%s'" % name, component, file)
@@ -392,7 +395,7 @@ def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANI
         if not isinstance(craw, dict):
             raise ManifestError("component #%d must be a mapping" % (index + 1), file=source)
         name = craw.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        if not valid_name(name):
             raise ManifestError(
                 "component #%d has an invalid name %r: lowercase letters, digits, . _ - (at most 64 characters)" % (index + 1, name),
                 file=source)

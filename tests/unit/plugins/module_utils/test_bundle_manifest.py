@@ -515,3 +515,32 @@ def test_compare_releases(a, b, expected):
 def test_compare_releases_refuses_invalid():
     with pytest.raises(ManifestError, match="release 'latest' is not a valid version"):
         compare_releases("latest", "1.0")
+
+
+# -- threat 22: full-match name patterns ----------------------------------------------------------
+
+def _set(path, value):
+    data = base()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path,value,text", [
+    (("release",), "2026.11.0\n", "release '2026.11.0\n' is not allowed"),
+    (("components", 0, "version"), "1.2.0\n", "version '1.2.0\n' is not allowed"),
+    (("components", 1, "name"), "redis\n", "invalid name 'redis\\n'"),
+    (("components", 1, "artifacts", 0, "name"), "redis.bin\n", "invalid file name 'redis.bin\\n'"),
+    (("components", 0, "requires", "components"), {"redis\n": ">=7"}, "invalid component 'redis\\n'"),
+    (("components", 0, "requires", "host"), {"docker\n": ">=20"}, "invalid capability 'docker\\n'"),
+    (("components", 0, "artifacts", 0, "sha256"), SHA256 + "\n", "malformed sha256"),
+    (("components", 1, "name"), "redis\x85", "invalid name 'redis\\x85'"),
+])
+def test_row22_trailing_newline_and_c1_in_manifest_names(path, value, text):
+    """Row 22: '$' matched before a final newline, so '1.2.0\\n' passed the patterns and became a
+    directory name on hosts; every name is now matched whole (re.fullmatch, \\Z)."""
+    with pytest.raises(ManifestError) as info:
+        load(_set(path, value))
+    assert text in info.value.reason
