@@ -37,8 +37,10 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
     WriteBehind,
     fsync_dir,
     hash_file,
+    file_type_name,
     make_stamp,
     new_hash,
+    open_regular,
     read_private_stamp,
     stamp_matches,
 )
@@ -201,18 +203,15 @@ def _call_http(url, timeout, validate_certs, headers, body, component, file):
 
 
 def _open_local(path, component, file):
-    """Open a local regular file for reading (devices and FIFOs could be endless)."""
+    """Open a local regular file for reading: looked at before it is opened, never blocking on a
+    FIFO, and refused unless it is a regular file (devices and FIFOs could be endless; threat 20)."""
     try:
-        handle = open(path, "rb", buffering=0)  # pylint: disable=consider-using-with
+        handle = open_regular(path, DownloadError, component=component, file=file)
     except FileNotFoundError:
         raise DownloadError("not found: %s" % path, component=component, file=file) from None
     except OSError as exc:
         raise DownloadError("cannot read %s: %s" % (path, exc.strerror or exc), component=component, file=file) from None
-    info = os.fstat(handle.fileno())
-    if not stat.S_ISREG(info.st_mode):
-        handle.close()
-        raise DownloadError("not a regular file: %s" % path, component=component, file=file)
-    return handle, info.st_size
+    return handle, os.fstat(handle.fileno()).st_size
 
 
 def _write_all(fd, view, component, file):
@@ -406,9 +405,16 @@ class _Part:
     def open(self, resume_limit):
         """Open (creating) the part. Keep existing bytes if there are at most resume_limit of them."""
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, _FILE_MODE)
+            info = os.fstat(self.fd)
+            if not stat.S_ISREG(info.st_mode):
+                os.close(self.fd)
+                self.fd = None
+                raise StorageError("the partial download %s is %s, not a regular file; remove it and run again"
+                                   % (self.path, file_type_name(info.st_mode)), component=self.component, file=self.file)
+            os.set_blocking(self.fd, True)
             os.fchmod(self.fd, _FILE_MODE)
-            existing = os.fstat(self.fd).st_size
+            existing = info.st_size
         except OSError as exc:
             raise _storage_error(exc, "opening the partial download", self.component, self.file) from None
         self.hasher = new_hash(self.algorithm, self.component, self.file)
@@ -607,11 +613,15 @@ class ArtifactCache:
     def _cached(self, final, digest, size, algorithm, verify, result, component, file):
         """True when final holds the verified artifact. A mismatching file is removed."""
         try:
-            info = os.stat(final)
+            info = os.lstat(final)
         except FileNotFoundError:
             return False
         except OSError as exc:
             raise _storage_error(exc, "checking the cached file", component, file) from None
+        if not stat.S_ISREG(info.st_mode):
+            # Only this user can write the 0700 cache; never hash (and so block on) whatever this is (threat 20).
+            raise StorageError("the cache entry %s is %s, not a regular file; remove it and run again"
+                               % (final, file_type_name(info.st_mode)), component=component, file=file)
         stamp_path = final + ".stamp"
         if info.st_size != size:
             # Cannot be this artifact; a verified download replaces it, a failed one leaves it.

@@ -29,11 +29,17 @@ import time
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     ArchiveError,
     BundleError,
+    IntegrityError,
     LockError,
     RollbackError,
     StorageError,
 )
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, open_verified_in_place
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import (
+    copy_verified,
+    fsync_dir,
+    open_regular,
+    open_verified_in_place,
+)
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
     Limits,
     check_release_tree,
@@ -267,7 +273,7 @@ class Destination(object):
                                                             component=name, file=art["name"],
                                                             stamp_path=None if full else art["src"] + ".stamp")
                 if source is None:
-                    with open(art["src"], "rb") as src:
+                    with open_regular(art["src"], IntegrityError, component=name, file=art["name"], what="artifact") as src:
                         fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                         with os.fdopen(fd, "wb") as dst:
                             copied = copy_verified(src, dst, digest, art["size"], algorithm=algorithm, component=name, file=art["name"])

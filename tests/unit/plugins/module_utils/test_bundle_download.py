@@ -928,3 +928,42 @@ def test_fetch_bytes_truncated(server):
     with pytest.raises(DownloadError, match="truncated"):
         dl.fetch_bytes(server.add("/short.json", route), 10000, retries=1)
     assert route.requests == 2
+
+
+# -- threat 20: not a regular file ------------------------------------------------------------------
+
+@pytest.fixture
+def no_hang():
+    """Fail a test that blocks (for example on a FIFO) instead of hanging the run."""
+    import signal
+
+    def timeout(_signum, _frame):
+        raise AssertionError("blocked for 10 s")
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("where", ["source", "cache entry", "partial download"])
+def test_row20_fifo_in_the_artifact_path_never_blocks(tmp_path, no_hang, where):
+    """Row 20 on the controller: a FIFO at an artifact's file:// location, at the cache's final
+    path or at its .part is refused with a clear error instead of blocking the run."""
+    import hashlib as _hashlib
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import ArtifactCache as _Cache
+    data = b""  # declared size 0: the FIFO's size matches, so only its type can stop a hash of it
+    digest = _hashlib.sha256(data).hexdigest()
+    source = tmp_path / "art.bin"
+    cache = _Cache(str(tmp_path / "cache"))
+    final = cache.path_for(digest)
+    os.makedirs(os.path.dirname(final))
+    if where == "source":
+        os.mkfifo(str(source))
+    else:
+        source.write_bytes(data)
+        os.mkfifo(final if where == "cache entry" else final + ".part")
+    with pytest.raises((DownloadError, StorageError)) as info:
+        cache.ensure(source.as_uri(), digest, len(data), component="web", file="art.bin")
+    assert "is a FIFO, not a regular file" in info.value.reason
+    assert (info.value.component, info.value.file) == ("web", "art.bin")

@@ -276,3 +276,49 @@ def test_row22_bundle_install_module_uses_full_match_names(tmp_path):
             BundleInstaller(Module(params(**change))).run()
         assert text in str(info.value), change
     assert not os.path.exists(str(tmp_path / "dest"))
+
+
+# -- row 20: a FIFO, device or directory where an artifact is expected -----------------------------
+
+@pytest.fixture
+def no_hang():
+    """Fail a test that blocks (for example on a FIFO) instead of hanging the run."""
+    import signal
+
+    def timeout(_signum, _frame):
+        raise AssertionError("blocked for 10 s")
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+@pytest.mark.parametrize("unpack", [True, False])
+def test_row20_artifact_that_is_not_a_regular_file(b, dest, arts, no_hang, kind, unpack):
+    """Row 20 on the host: the artifact's src is a FIFO (open() blocked for ever), a directory or a
+    device; both ways in (verified in place for an archive, copied for a plain file): an integrity
+    error naming what it is, at once, and nothing changes."""
+    before = installed_v1(b, dest)
+    src = str(arts / "web-2.0.0.tar.gz")
+    if kind == "fifo":
+        os.mkfifo(src, 0o600)
+    elif kind == "directory":
+        os.mkdir(src, 0o700)
+    else:
+        src = "/dev/zero"
+    art = {"name": "web-2.0.0.tar.gz", "src": src, "sha256": "a" * 64, "size": 10, "unpack": unpack}
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import IntegrityError
+    err = refused(dest, before, [component("web", "2.0.0", art)], error=IntegrityError)
+    assert "not a regular file" in err.reason and err.file == "web-2.0.0.tar.gz"
+
+
+def test_row20_a_fifo_where_the_stamp_belongs_does_not_block(b, dest, no_hang):
+    """Row 20: <src>.stamp as a FIFO is no stamp (the archive is hashed), not a hang."""
+    installed_v1(b, dest)
+    art = b.archive("web-2.0.0.tar.gz", {"index.html": "v2\n"})
+    os.mkfifo(art["src"] + ".stamp", 0o600)
+    result = install_release(dest, "2.0", [component("web", "2.0.0", art)], now=2)
+    assert current(dest, "web") == "2.0.0"
+    assert result["verified"]["artifacts"][0]["checked"] == "sha256"
