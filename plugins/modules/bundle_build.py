@@ -113,6 +113,9 @@ options:
     description:
       - Prefix for artifact URLs in the manifest, when artifacts are served from somewhere other
         than beside the manifest. By default URLs are relative to the manifest.
+      - An C(http://) or C(https://) URL. It is also written to the manifest as C(base_url), because
+        M(groundwork.infra.bundle_fetch) accepts artifact locations only under the manifest's own
+        directory or under the C(base_url) the manifest declares (see docs/bundle-format.md).
     type: str
   mtime:
     description: Modification time (seconds since the epoch) stored for every archive member.
@@ -260,6 +263,8 @@ def render_manifest(manifest, content_key):
         lines.append("expires: %s" % _q(manifest["expires"]))
     if manifest.get("description"):
         lines.append("description: %s" % _q(manifest["description"]))
+    if manifest.get("base_url"):
+        lines.append("base_url: %s" % _q(manifest["base_url"]))
     lines.append("components:")
     for comp in manifest["components"]:
         lines.append("  - name: %s" % _q(comp["name"]))
@@ -450,6 +455,9 @@ class BundleBuilder(object):
             issued, expires = self._times(old_issued if old_key == content_key else None)
             manifest = {"release": params["release"], "issued": issued, "expires": expires, "description": params["description"],
                         "components": components}
+            if params["base_url"]:
+                # Declared in the manifest: hosts accept artifact URLs only under it or beside the manifest.
+                manifest["base_url"] = params["base_url"].rstrip("/") + "/"
             text = render_manifest(manifest, content_key)
             result = {"changed": not unchanged, "manifest": manifest_path, "release": params["release"], "issued": issued,
                       "components": components}

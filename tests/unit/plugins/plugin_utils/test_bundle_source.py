@@ -184,3 +184,31 @@ def test_row20_signature_that_is_a_fifo(release_dir, keys, no_hang):
     with pytest.raises(SignatureError) as info:
         load_release(args(manifest, trusted_keys=[public]))
     assert "is a FIFO, not a regular file" in info.value.reason
+
+
+# -- threat 23: a manifest cannot ship controller files ------------------------------------------------
+
+def test_row23_local_manifest_cannot_reach_out_of_its_directory(release_dir, tmp_path):
+    """Row 23 at load_release: '../' out of a local manifest's directory is refused before anything
+    is read, and the error prints neither the digest nor the size of the file it pointed at."""
+    import hashlib
+    secret = tmp_path / "id_ed25519"
+    secret.write_bytes(b"PRIVATE KEY MATERIAL\n")
+    digest = hashlib.sha256(secret.read_bytes()).hexdigest()
+    manifest = release_dir / "manifest.yaml"
+    manifest.write_bytes(manifest_bytes(artifacts=[{"name": "web.bin", "url": "../id_ed25519", "sha256": digest,
+                                                    "size": secret.stat().st_size}]))
+    with pytest.raises(ManifestError) as info:
+        load_release(args(manifest))
+    assert "outside the release" in info.value.reason
+    assert digest not in info.value.message
+
+
+def test_row23_local_manifest_with_contained_file_artifacts_loads(release_dir):
+    """Row 23, the other side: a local release directory with relative and file:// locations inside it."""
+    manifest = release_dir / "manifest.yaml"
+    inside = (release_dir / "web.bin").as_uri()
+    manifest.write_bytes(manifest_bytes(artifacts=[{"name": "web.bin", "url": inside, "sha256": SHA256, "size": 3},
+                                                   {"name": "b.bin", "sha256": SHA256, "size": 3}]))
+    loaded, _audit = load_release(args(manifest))
+    assert [a.url for a in loaded.components[0].artifacts] == [inside, (release_dir / "b.bin").as_uri()]
