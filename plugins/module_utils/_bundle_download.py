@@ -53,6 +53,8 @@ LOCK_POLL_INTERVAL = 0.05
 # stamp_matches(); wait up to this many seconds for the stamp to become trustworthy.
 STAMP_SETTLE_MAX = 0.1
 HTTP_AGENT = "groundwork.infra"
+MAX_REDIRECTS = 10
+_REDIRECT_CODES = (301, 302, 303, 307, 308)
 VERIFY_MODES = ("fast", "full")
 _DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
 _HEX = frozenset("0123456789abcdef")
@@ -120,14 +122,59 @@ def _tls_context(validate_certs):
     return context
 
 
+def _origin(url):
+    """(scheme, host, port) of an http(s) URL: credentials are meant for exactly one origin."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _with_userinfo(url, userinfo):
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit((parts.scheme, "%s@%s" % (userinfo, host) if userinfo else host,
+                                    parts.path, parts.query, parts.fragment))
+
+
 def _http_open(url, timeout, validate_certs, headers=None):
-    """GET url; the socket timeout bounds connecting and every read."""
-    return Request(
-        http_agent=HTTP_AGENT,
-        follow_redirects="safe",
-        decompress=False,
-    ).open("GET", url, headers=headers or {}, timeout=timeout, validate_certs=validate_certs,
-           context=_tls_context(validate_certs))
+    """GET url; the socket timeout bounds connecting and every read.
+
+    Redirects (at most MAX_REDIRECTS, to http or https only) are followed here rather than by
+    urllib, so that credentials go only to the origin they were meant for (threat 21): the
+    URL's user:password and the .netrc entry are used while the scheme, host and port stay
+    those of ``url``; after a redirect to another origin the request carries neither (as curl
+    and requests do), and a user:password in a redirect's Location is ignored.
+    """
+    origin = _origin(url)
+    userinfo = urllib.parse.urlsplit(url).netloc.rsplit("@", 1)[0] if "@" in urllib.parse.urlsplit(url).netloc else ""
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        same = _origin(current) == origin
+        target = _with_userinfo(current, userinfo if same else "")
+        try:
+            return Request(
+                http_agent=HTTP_AGENT,
+                follow_redirects="none",
+                decompress=False,
+                use_netrc=same,
+            ).open("GET", target, headers=headers or {}, timeout=timeout, validate_certs=validate_certs,
+                   context=_tls_context(validate_certs))
+        except urllib.error.HTTPError as exc:
+            if exc.code not in _REDIRECT_CODES:
+                raise
+            location = exc.headers.get("Location") if exc.headers is not None else None
+            exc.close()
+            if not location:
+                raise DownloadError("HTTP %d redirect without a Location" % exc.code) from None
+            following = urllib.parse.urljoin(_redact(current), location.strip())
+            if urllib.parse.urlsplit(following).scheme.lower() not in ("http", "https"):
+                raise DownloadError("HTTP %d redirect to %s, which is not an http or https URL" % (exc.code, _redact(following))) from None
+            current = _redact(following)
+    raise DownloadError("more than %d redirects" % MAX_REDIRECTS)
 
 
 def _http_failure(exc, timeout):
@@ -188,7 +235,9 @@ def _call_http(url, timeout, validate_certs, headers, body, component, file):
     try:
         resp = _http_open(url, timeout, validate_certs, headers)
         return body(resp)
-    except BundleError:
+    except BundleError as exc:
+        if isinstance(exc, DownloadError) and exc.component is None and exc.file is None:
+            raise DownloadError("%s: %s" % (_redact(url), exc.reason), component=component, file=file) from None
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         failure = _http_failure(exc, timeout)

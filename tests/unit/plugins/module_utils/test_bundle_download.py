@@ -66,6 +66,7 @@ class Route:
         self.bytes_sent = 0
         self.ranges = []
         self.statuses = []
+        self.authorization = []  # the Authorization header of each request (None when absent)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -111,6 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
             route.requests += 1
             number = route.requests
             route.ranges.append(self.headers.get("Range"))
+            route.authorization.append(self.headers.get("Authorization"))
         if route.sndbuf:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, route.sndbuf)
         getattr(self, "_mode_" + route.mode)(route, number)
@@ -967,3 +969,61 @@ def test_row20_fifo_in_the_artifact_path_never_blocks(tmp_path, no_hang, where):
         cache.ensure(source.as_uri(), digest, len(data), component="web", file="art.bin")
     assert "is a FIFO, not a regular file" in info.value.reason
     assert (info.value.component, info.value.file) == ("web", "art.bin")
+
+
+# -- threat 21: credentials only for their origin -------------------------------------------------
+
+@pytest.fixture
+def other_server():
+    """A second server: another port of 127.0.0.1 is another origin."""
+    srv = _run(_Server())
+    yield srv
+    _shutdown(srv)
+
+
+@pytest.fixture
+def netrc_for_localhost(tmp_path, monkeypatch):
+    path = tmp_path / "netrc"
+    path.write_text("machine 127.0.0.1 login deploy password s3cret-netrc\n")
+    path.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(path))
+    return "Basic " + __import__("base64").b64encode(b"deploy:s3cret-netrc").decode()
+
+
+@pytest.mark.parametrize("call", ["fetch_bytes", "ensure"])
+def test_row21_netrc_credentials_do_not_follow_a_redirect_to_another_origin(server, other_server, cache,
+                                                                             netrc_for_localhost, call):
+    """Row 21: .netrc credentials for the release server went along after a 302 to another host
+    (same for manifest, signature and artifact requests). Now the other origin gets none, while
+    the release server itself still gets them."""
+    body = _blob(3000)
+    elsewhere = other_server.add("/mirror/art", Route(body))
+    hop = server.add("/art", Route(elsewhere.encode(), mode="redirect"))
+    if call == "fetch_bytes":
+        assert dl.fetch_bytes(hop, 10000) == body
+    else:
+        assert Path(cache.ensure(hop, _sha(body), len(body))["path"]).read_bytes() == body
+    assert server.routes["/art"].authorization == [netrc_for_localhost]
+    assert other_server.routes["/mirror/art"].authorization == [None]
+
+
+def test_row21_same_origin_redirect_keeps_credentials_and_user_in_url_stays_home(server, other_server, netrc_for_localhost):
+    """Row 21: a redirect within the origin keeps the credentials; user:password written in the
+    URL never reaches another origin either (nor does a user:password in the Location)."""
+    body = _blob(100)
+    same = server.add("/real", Route(body))
+    server.add("/hop", Route(same.encode(), mode="redirect"))
+    assert dl.fetch_bytes(same.replace("/real", "/hop"), 1000) == body
+    assert server.routes["/real"].authorization == [netrc_for_localhost]
+    elsewhere = other_server.add("/x", Route(body)).replace("http://", "http://thief:pw@")
+    away = server.add("/away", Route(elsewhere.encode(), mode="redirect"))
+    assert dl.fetch_bytes(away.replace("http://", "http://user:hunter2@"), 1000, retries=0) == body
+    assert other_server.routes["/x"].authorization == [None]
+
+
+def test_row21_redirect_loops_are_bounded(server):
+    """Row 21: redirects are followed by us now; a loop ends with a download error."""
+    url = server.add("/loop", Route(b"", mode="redirect"))
+    server.routes["/loop"].body = url.encode()
+    with pytest.raises(DownloadError, match="more than 10 redirects"):
+        dl.fetch_bytes(url, 1000, retries=0)
