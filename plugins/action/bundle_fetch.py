@@ -26,7 +26,7 @@ from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan impo
     plan_components,
     rollback_check,
 )
-from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import host_capabilities, load_release
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import download_rate, host_capabilities, load_release
 
 
 class ActionModule(ActionBase):
@@ -75,7 +75,7 @@ class ActionModule(ActionBase):
                 got = cache.ensure(
                     art.url, art.digest, art.size, algorithm=art.algorithm, component=comp.name, file=art.name,
                     timeout=args["timeout"], retries=args["retries"], validate_certs=args["validate_certs"],
-                    verify=args["verify"],
+                    verify=args["verify"], min_rate=download_rate(args),
                 )
                 paths[(comp.name, art.name)] = got["path"]
                 downloaded += got.get("downloaded_bytes", 0)

@@ -14,10 +14,12 @@ import queue
 import socket
 import ssl
 import stat
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 
 from ansible.module_utils.urls import Request, make_context
 
@@ -56,6 +58,8 @@ HTTP_AGENT = "groundwork.infra"
 MAX_REDIRECTS = 10
 _REDIRECT_CODES = (301, 302, 303, 307, 308)
 VERIFY_MODES = ("fast", "full")
+# Default minimum average rate, bytes per second, of a transfer (see _Deadline): 16 KiB/s.
+MIN_DOWNLOAD_RATE = 16 * 1024
 _DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
 _HEX = frozenset("0123456789abcdef")
 _DIR_MODE = 0o700
@@ -213,6 +217,62 @@ def _status(resp):
     return getattr(resp, "status", None) or resp.getcode()
 
 
+class _Deadline:
+    """A per-artifact deadline against drip-feeding servers (threat 24).
+
+    The socket timeout only measures silence, so one byte every half second kept a run going
+    for ever. The whole transfer of ``size`` bytes, over every attempt, may take ``timeout``
+    seconds plus ``size / min_rate`` (a minimum average rate); ``min_rate`` 0 turns this off.
+    While a response is read, a timer shuts its socket down at the deadline (a read blocked on a
+    trickle returns at once), and the transfer fails with a DownloadError that says so.
+    """
+
+    def __init__(self, size, timeout, min_rate):
+        self.min_rate = min_rate
+        self.seconds = None if not min_rate else float(timeout) + float(size) / min_rate
+        self.start = time.monotonic()
+        self.expired = False
+
+    def error(self, done, size, component, file):
+        return DownloadError(
+            "too slow: %d of %d bytes after %.0f s, over this transfer's deadline of %.0f s (timeout %s s plus "
+            "size / min_download_rate %d bytes/s); the server sends data, but too slowly"
+            % (done, size, time.monotonic() - self.start, self.seconds, self.seconds - float(size) / self.min_rate,
+               self.min_rate), component=component, file=file)
+
+    @contextmanager
+    def watching(self, resp, done, size, component, file):
+        """Run the body of one response under the deadline; raise its error once it has passed."""
+        if self.seconds is None:
+            yield
+            return
+        left = self.start + self.seconds - time.monotonic()
+        if left <= 0:
+            raise self.error(done(), size, component, file)
+        timer = threading.Timer(left, self._expire, (resp,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except (BundleError, _Transient, http.client.HTTPException, OSError, ValueError):
+            if self.expired:
+                raise self.error(done(), size, component, file) from None
+            raise
+        finally:
+            timer.cancel()
+        if self.expired:
+            raise self.error(done(), size, component, file)
+
+    def _expire(self, resp):
+        self.expired = True
+        sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _retrying(attempt, url, retries, component, file):
     """Call attempt() up to 1 + retries times while it raises _Transient."""
     attempts = 1 + max(0, int(retries))
@@ -324,7 +384,7 @@ def _check_size(value, what, component, file):
 # --------------------------------------------------------------------------- fetch_bytes
 
 
-def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=None):
+def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=None, min_rate=MIN_DOWNLOAD_RATE):
     """Return the body at url (http, https, file:// or local path), at most max_size bytes.
 
     Meant for manifests and signatures: the cap is enforced while reading, before anything
@@ -345,6 +405,8 @@ def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=
             raise DownloadError("%s is %s" % (target, too_big), file=file)
         return data
 
+    deadline = _Deadline(max_size, timeout, min_rate)
+
     def body(resp):
         status = _status(resp)
         if not 200 <= status < 300 or status in (204, 206):
@@ -352,7 +414,9 @@ def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=
         announced = getattr(resp, "length", None)
         if announced is not None and announced > max_size:
             raise DownloadError("%s is %s (Content-Length %d)" % (_redact(url), too_big, announced), file=file)
-        data = _read_capped(resp.read, max_size + 1)
+        chunks = []
+        with deadline.watching(resp, lambda: sum(len(c) for c in chunks), max_size, None, file):
+            data = _read_capped(resp.read, max_size + 1, chunks)
         if len(data) > max_size:
             raise DownloadError("%s is %s" % (_redact(url), too_big), file=file)
         left = getattr(resp, "length", None)
@@ -365,8 +429,8 @@ def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=
         url, retries, None, file)
 
 
-def _read_capped(read, limit):
-    chunks = []
+def _read_capped(read, limit, chunks=None):
+    chunks = [] if chunks is None else chunks
     total = 0
     while total < limit:
         chunk = read(min(BLOCK_SIZE, limit - total))
@@ -627,7 +691,7 @@ class ArtifactCache:
         return algorithm, digest
 
     def ensure(self, url, digest, size, algorithm="sha256", component=None, file=None, timeout=30, retries=3,
-               validate_certs=True, verify="fast", lock_timeout=600):
+               validate_certs=True, verify="fast", lock_timeout=600, min_rate=MIN_DOWNLOAD_RATE):
         """Make sure the artifact is in the cache, verified; download it if needed.
 
         Returns dict(path, downloaded_bytes, cached, rehashed, resumed).
@@ -653,7 +717,7 @@ class ArtifactCache:
                 self._copy_local(part, target, final, digest, size, algorithm, result, component, file)
             else:
                 self._download(part, url, final, digest, size, algorithm, result, timeout, retries, validate_certs,
-                               component, file)
+                               component, file, _Deadline(size, timeout, min_rate))
             self._write_stamp(final, digest, algorithm)
             return result
 
@@ -756,7 +820,7 @@ class ArtifactCache:
                 part.discard()
 
     def _download(self, part, url, final, digest, size, algorithm, result, timeout, retries, validate_certs,
-                  component, file):
+                  component, file, deadline=None):
         keep = False
         done = False
         try:
@@ -764,7 +828,8 @@ class ArtifactCache:
             clean_retry = True
             while True:
                 if part.size < size:
-                    self._transfer(part, url, size, result, timeout, retries, validate_certs, component, file)
+                    self._transfer(part, url, size, result, timeout, retries, validate_certs, component, file,
+                                   deadline or _Deadline(size, timeout, 0))
                 try:
                     self._finish(part, final, digest, size, algorithm, component, file)
                 except IntegrityError:
@@ -788,7 +853,7 @@ class ArtifactCache:
                 else:
                     part.discard()
 
-    def _transfer(self, part, url, size, result, timeout, retries, validate_certs, component, file):
+    def _transfer(self, part, url, size, result, timeout, retries, validate_certs, component, file, deadline):
         """Fill the part up to size bytes over HTTP, resuming with Range where possible."""
         redacted = _redact(url)
         larger = "response larger than the declared %d bytes" % size
@@ -815,7 +880,8 @@ class ArtifactCache:
                                     component=component, file=file)
             before = part.size
             try:
-                part.pump(resp.readinto, remaining)
+                with deadline.watching(resp, lambda: part.size, size, component, file):
+                    part.pump(resp.readinto, remaining)
             finally:
                 result["downloaded_bytes"] += part.size - before
             if part.size < size:

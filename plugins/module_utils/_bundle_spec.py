@@ -19,6 +19,7 @@ SOURCE_SPEC = dict(
     timeout=dict(type="int", default=30),
     retries=dict(type="int", default=3),
     max_manifest_size=dict(type="int", default=1024 * 1024),
+    min_download_rate=dict(type="int", default=16 * 1024),
 )
 
 LIMITS_SPEC = dict(

@@ -1027,3 +1027,37 @@ def test_row21_redirect_loops_are_bounded(server):
     server.routes["/loop"].body = url.encode()
     with pytest.raises(DownloadError, match="more than 10 redirects"):
         dl.fetch_bytes(url, 1000, retries=0)
+
+
+# -- threat 24: drip-feeding servers ----------------------------------------------------------------
+
+@pytest.mark.parametrize("call", ["fetch_bytes", "ensure"])
+def test_row24_a_drip_feeding_server_hits_the_deadline(server, cache, call):
+    """Row 24: one byte every 50 ms never trips the 1 s silence timeout, so this ran for minutes
+    (and a 1-byte-per-0.5-s server for ever). The per-transfer deadline (timeout + size /
+    min_download_rate) stops it with a download error that says it was too slow."""
+    body = _blob(4000)
+    url = server.add("/drip", Route(body, chunk=1, delay=0.05))
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        if call == "fetch_bytes":
+            dl.fetch_bytes(url, len(body), timeout=1, retries=2, min_rate=4000)
+        else:
+            cache.ensure(url, _sha(body), len(body), component="web", file="drip.bin", timeout=1, retries=2, min_rate=4000)
+    elapsed = time.monotonic() - start
+    assert "too slow" in info.value.reason and "deadline of 2 s" in info.value.reason
+    assert "min_download_rate 4000 bytes/s" in info.value.reason
+    assert elapsed < 15, "the deadline did not stop the transfer (%.1f s)" % elapsed
+    assert server.routes["/drip"].requests == 1  # a deadline is not retried
+    if call == "ensure":
+        assert (info.value.component, info.value.file) == ("web", "drip.bin")
+        assert not any(p.is_file() for p in Path(cache.cache_dir).rglob("*") if not p.name.endswith(".lock"))
+
+
+def test_row24_slow_but_steady_downloads_pass_and_zero_turns_the_deadline_off(server, cache):
+    """Row 24, the other side: a transfer above the minimum rate completes; min_rate 0 = no deadline."""
+    body = _blob(40000)
+    url = server.add("/steady", Route(body, chunk=4096, delay=0.01))
+    assert Path(cache.ensure(url, _sha(body), len(body), timeout=2, min_rate=16384)["path"]).read_bytes() == body
+    slow = server.add("/slow", Route(body[:300], chunk=1, delay=0.005))
+    assert dl.fetch_bytes(slow, 300, timeout=2, min_rate=0) == body[:300]
