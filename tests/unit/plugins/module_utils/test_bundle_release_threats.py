@@ -11,6 +11,7 @@ previous release ``current`` (assert_v1_untouched).
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 
@@ -322,3 +323,31 @@ def test_row20_a_fifo_where_the_stamp_belongs_does_not_block(b, dest, no_hang):
     result = install_release(dest, "2.0", [component("web", "2.0.0", art)], now=2)
     assert current(dest, "web") == "2.0.0"
     assert result["verified"]["artifacts"][0]["checked"] == "sha256"
+
+
+# -- issue 14 item 8: the fsync of state.json -------------------------------------------------------
+
+def test_state_json_is_synced_before_it_replaces_the_old_one(b, dest, monkeypatch):
+    """Row 12 (crash safety), issue 14 item 8: state.json (highest accepted release: the rollback
+    guard) reaches the disk before its rename into place, on the first install and on an upgrade.
+    Dropping that fsync was caught by no test."""
+    synced = set()
+    replaced = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def spy_fsync(fd):
+        st = os.fstat(fd)
+        synced.add((st.st_dev, st.st_ino))
+        return real_fsync(fd)
+
+    def spy_replace(src, dst, *args, **kwargs):
+        if os.path.basename(str(dst)) == "state.json":
+            st = os.stat(src)
+            replaced.append(((st.st_dev, st.st_ino) in synced, json.loads(read(src))["release"]))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    monkeypatch.setattr(os, "replace", spy_replace)
+    installed_v1(b, dest)
+    install_release(dest, "2.0", [component("web", "2.0.0", b.archive("web-2.0.0.tar.gz", {"index.html": "v2\n"}))], now=2)
+    assert replaced == [(True, "1.0"), (True, "2.0")]
