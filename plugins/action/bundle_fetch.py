@@ -24,6 +24,7 @@ from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan impo
     cache_fill_compatibility,
     compatibility,
     plan_components,
+    refuse_republished,
     rollback_check,
 )
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import download_rate, host_capabilities, load_release
@@ -106,7 +107,9 @@ class ActionModule(ActionBase):
         state = self._host_state(args, task_vars)
         installed = state.get("installed") or {}
         highest = (state.get("state") or {}).get("highest_release")
-        record_highest = rollback_check(manifest.release, highest, args["allow_downgrade"], args["dest"])
+        record_highest = rollback_check(manifest.release, highest, args["allow_downgrade"], args["dest"],
+                                        recorded=(state.get("state") or {}).get("release"))
+        refuse_republished(selected, installed, args["allow_republish"], args["dest"])
         caps = host_capabilities(task_vars, args["host_capabilities"])
         problems = compatibility(selected, installed, caps)
         if problems:

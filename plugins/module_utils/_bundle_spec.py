@@ -32,6 +32,7 @@ FETCH_SPEC.update(
     manifest=dict(type="str", required=True),
     dest=dict(type="path"),
     allow_downgrade=dict(type="bool", default=False),
+    allow_republish=dict(type="bool", default=False),
     verify=dict(type="str", default="fast", choices=["fast", "full"]),
     cache_dir=dict(type="path", default="~/.cache/groundwork-infra/bundles"),
     keep=dict(type="int", default=3),
