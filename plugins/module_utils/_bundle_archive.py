@@ -242,8 +242,6 @@ def _open_tar(path, component, file, fileobj=None):
             tar = tarfile.open(fileobj=bounded, mode="r:", encoding="utf-8", errors="surrogateescape")
         except _Unsafe as exc:
             raise ArchiveError("not a readable tar archive: %s" % exc, component=component, file=file) from None
-        except RecursionError:
-            raise ArchiveError(_CHAINED_HEADERS, component=component, file=file) from None
         except _READ_ERRORS as exc:
             raise ArchiveError("not a readable tar archive: %s" % (exc or type(exc).__name__), component=component, file=file) from None
         handles.append(tar)
@@ -302,8 +300,6 @@ def _scan(tar, bounded, limits, component, file):
             member = tar.next()
         except _Unsafe as exc:
             raise ArchiveError("not a readable tar archive: %s" % exc, component=component, file=file) from None
-        except RecursionError:  # tarfile reads each chained PAX/GNU header with one more level of recursion
-            raise ArchiveError(_CHAINED_HEADERS, component=component, file=file) from None
         except _READ_ERRORS as exc:
             raise ArchiveError("not a readable tar archive: %s" % (exc or type(exc).__name__), component=component, file=file) from None
         if member is None:
@@ -405,8 +401,18 @@ def scan_archive(path, limits, component=None, file=None):
     Each plan is a dict: name (normalised), type (file/dir/symlink/hardlink),
     mode (as it will be written), size, mtime, linkname.
     """
-    with _open_tar(path, component, file) as (tar, bounded):
+    with _headers_guard(component, file), _open_tar(path, component, file) as (tar, bounded):
         return [plan for plan, _member in _scan(tar, bounded, limits, component, file)]
+
+
+@contextmanager
+def _headers_guard(component, file):
+    """tarfile reads each chained PAX or GNU long-name header with one more level of recursion:
+    thousands of them end in RecursionError, which is the archive's fault (threat 25)."""
+    try:
+        yield
+    except RecursionError:
+        raise ArchiveError(_CHAINED_HEADERS, component=component, file=file) from None
 
 
 def _second_layer(member, target_dir, component, file):
@@ -602,7 +608,8 @@ def extract_archive(path, target_dir, limits, component=None, file=None, fileobj
     hashers = {}
     hashing = HashWorker()
     try:
-        _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing)
+        with _headers_guard(component, file):
+            _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing)
     finally:
         hashing.close()
     for name, (hasher, size) in hashers.items():
