@@ -811,36 +811,34 @@ def build_archive(src_dir, out_path, compression="gz", mtime=0):
     return {"sha256": digest, "size": size, "unpacked_size": unpacked, "members": len(entries)}
 
 
-def check_release_tree(root, owners=None, component=None):
+def check_release_tree(root, component=None, file=None):
     """Judge the links of a whole staged release tree, as the kernel will see it (threat 19).
 
-    Each archive's links were judged against that archive alone; once the artifacts of one
+    Each archive's links were judged against that archive alone; once the archives of one
     component sit side by side, a link from one archive can pass through a link from another
     (``x/p -> ../q/q/..`` with ``q -> .``). Here every symlink is resolved against all the
     symlinks of the merged tree; an absolute target, an escape from ``root`` or a loop fails,
     as does any entry that is not a regular file, directory or symlink, or carries
-    setuid/setgid/sticky bits. ``owners`` maps a top-level entry to the artifact that
-    provided it, for the message. Raises ArchiveError; writes nothing.
+    setuid/setgid/sticky bits. ``file``: the artifact whose unpacking completed the tree, for
+    the message. Raises ArchiveError; writes nothing. Returns the number of links judged.
     """
-    owners = owners or {}
     links = {}
     for parts, path, st in _walk(root):
-        owner = owners.get(parts[0])
         if stat.S_ISLNK(st.st_mode):
             links[parts] = os.readlink(path)
         elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             raise ArchiveError("unsafe entry '%s' in the staged release: not a regular file, directory or symlink"
-                               % _show("/".join(parts)), component=component, file=owner)
+                               % _show("/".join(parts)), component=component, file=file)
         elif st.st_mode & 0o7000:
             raise ArchiveError("unsafe entry '%s' in the staged release: setuid/setgid/sticky bits (mode %04o)"
-                               % (_show("/".join(parts)), stat.S_IMODE(st.st_mode)), component=component, file=owner)
+                               % (_show("/".join(parts)), stat.S_IMODE(st.st_mode)), component=component, file=file)
     for parts in sorted(links):
         try:
             _resolve_link(parts, links[parts], links)
         except _Unsafe as exc:
             raise ArchiveError(
-                "unsafe symlink '%s' -> '%s' once the artifacts of the component are unpacked side by side: %s"
-                % (_show("/".join(parts)), _show(links[parts]), exc), component=component, file=owners.get(parts[0])) from None
+                "unsafe symlink '%s' -> '%s' once the archives of the component are unpacked side by side: %s"
+                % (_show("/".join(parts)), _show(links[parts]), exc), component=component, file=file) from None
     return len(links)
 
 

@@ -258,7 +258,6 @@ class Destination(object):
         os.mkdir(files, 0o700)
         stats = {"files": 0, "bytes": 0, "artifacts": []}
         known = {}  # relative path -> (sha256, size) of files this run wrote and hashed on the way
-        owners = {}  # top-level entry of the tree -> the artifact that provided it
         for index, art in enumerate(component["artifacts"]):
             algorithm = "sha512" if art.get("sha512") else "sha256"
             digest = art.get(algorithm)
@@ -308,8 +307,10 @@ class Destination(object):
                     if os.path.lexists(os.path.join(tree, entry)):
                         raise ArchiveError("'%s' is provided by more than one artifact" % entry, component=name, file=art["name"])
                     os.rename(os.path.join(target, entry), os.path.join(tree, entry))
-                    owners[entry] = art["name"]
                 os.rmdir(target)
+                if any(other.get("unpack") for other in component["artifacts"][:index]):
+                    # Each archive was judged alone: judge the links again against the tree it joined (threat 19).
+                    check_release_tree(tree, component=name, file=art["name"])
                 if source is None:
                     os.unlink(local)
             else:
@@ -317,11 +318,8 @@ class Destination(object):
                     raise ArchiveError("'%s' is provided by more than one artifact" % art["name"], component=name, file=art["name"])
                 os.chmod(local, 0o755 if art.get("executable") else 0o644)
                 os.rename(local, os.path.join(tree, art["name"]))
-                owners[art["name"]] = art["name"]
                 if algorithm == "sha256":
                     known[art["name"]] = (copied["digest"], copied["bytes"])
-        # Each archive was judged alone; links are judged again against the merged tree before it can become current.
-        check_release_tree(tree, owners, component=name)
         os.chmod(tree, 0o755)
         fsync_dir(tree)  # the entries moved in above; the files and directories below were synced when written
         inventory = tree_inventory(tree, known=known)

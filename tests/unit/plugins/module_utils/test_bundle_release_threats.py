@@ -107,9 +107,18 @@ def test_row19_links_are_judged_against_the_merged_tree(b, dest, arts, first, se
     for alone in (a, bb):  # each one on its own passes the per-archive scan
         ba.scan_archive(alone["src"], ba.Limits())
     err = refused(dest, before, [component("web", "2.0.0", a, bb)])
-    assert err.component == "web" and err.file == a["name"]
+    assert err.component == "web" and err.file == bb["name"]  # the archive that completed the escape
     assert "unsafe symlink 'x/p'" in err.reason and "unpacked side by side" in err.reason
     assert "resolves outside the archive root" in err.reason
+
+
+def test_row19_the_link_it_passes_through_may_come_first(b, dest, arts):
+    """Row 19 with the archives in the other order: q -> . is unpacked first, x/p joins it."""
+    before = installed_v1(b, dest)
+    bb = tar_artifact(arts, "web-b", [member("q", link=".")], "xz")
+    a = tar_artifact(arts, "web-a", [member("x", None), member("x/p", link=ESCAPE)], "gz")
+    err = refused(dest, before, [component("web", "2.0.0", bb, a)])
+    assert err.file == a["name"] and "unsafe symlink 'x/p'" in err.reason
 
 
 def test_row19_three_artifacts_and_a_plain_file(b, dest, arts):
@@ -121,7 +130,7 @@ def test_row19_three_artifacts_and_a_plain_file(b, dest, arts):
     plain = b.plain("web.env", b"A=1\n")
     c = tar_artifact(arts, "web-c", [member("q", link=".")], "plain")
     err = refused(dest, before, [component("web", "2.0.0", a, other, plain, c)])
-    assert err.file == a["name"] and "'x/p'" in err.reason
+    assert err.file == c["name"] and "'x/p'" in err.reason
 
 
 def test_row19_links_between_artifacts_that_stay_inside_are_kept(b, dest, arts):
@@ -141,7 +150,7 @@ def test_row19_check_release_tree_refuses_special_files(tmp_path):
     (root / "ok").write_text("x")
     os.mkfifo(str(root / "pipe"))
     with pytest.raises(ArchiveError, match="'pipe' in the staged release: not a regular file") as info:
-        ba.check_release_tree(str(root), {"pipe": "web.tar"}, component="web")
+        ba.check_release_tree(str(root), component="web", file="web.tar")
     assert info.value.file == "web.tar"
     os.unlink(str(root / "pipe"))
     os.symlink("/etc", str(root / "abs"))
