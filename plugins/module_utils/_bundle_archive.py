@@ -46,7 +46,7 @@ MAX_SYMLINK_HOPS = 40
 MAX_COMPONENT_BYTES = 255
 # Linux PATH_MAX is 4096 bytes with the final NUL: a longer name cannot be created anywhere (threat 25).
 MAX_PATH_BYTES = 4095
-_CHAINED_HEADERS = ("not a readable tar archive: too many chained extended headers (PAX or GNU long name/link) "
+CHAINED_HEADERS = ("not a readable tar archive: too many chained extended headers (PAX or GNU long name/link) "
                     "before one member")
 
 _KIND_BY_TYPE = {
@@ -412,7 +412,7 @@ def _headers_guard(component, file):
     try:
         yield
     except RecursionError:
-        raise ArchiveError(_CHAINED_HEADERS, component=component, file=file) from None
+        raise ArchiveError(CHAINED_HEADERS, component=component, file=file) from None
 
 
 def _second_layer(member, target_dir, component, file):
@@ -608,8 +608,7 @@ def extract_archive(path, target_dir, limits, component=None, file=None, fileobj
     hashers = {}
     hashing = HashWorker()
     try:
-        with _headers_guard(component, file):
-            _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing)
+        _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing)
     finally:
         hashing.close()
     for name, (hasher, size) in hashers.items():

@@ -34,19 +34,16 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
     RollbackError,
     StorageError,
 )
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import (
-    copy_verified,
-    fsync_dir,
-    open_regular,
-    open_verified_in_place,
-)
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, open_verified_in_place
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
+    CHAINED_HEADERS,
     Limits,
     check_release_tree,
     extract_archive,
     tree_inventory,
     verify_tree,
 )
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import open_regular
 
 META_DIR = ".groundwork"
 STATE_FILE = "state.json"
@@ -299,6 +296,9 @@ class Destination(object):
                                                 component=name, file=art["name"], fileobj=source)
                 except OSError as exc:
                     raise _storage_error(exc, "extracting", component=name, file=art["name"])
+                except RecursionError:
+                    # tarfile reads each chained PAX/GNU long-name header one recursion level deeper (threat 25).
+                    raise ArchiveError(CHAINED_HEADERS, component=name, file=art["name"]) from None
                 finally:
                     if source is not None:
                         source.close()
