@@ -47,7 +47,7 @@ MAX_COMPONENT_BYTES = 255
 # Linux PATH_MAX is 4096 bytes with the final NUL: a longer name cannot be created anywhere (threat 25).
 MAX_PATH_BYTES = 4095
 CHAINED_HEADERS = ("not a readable tar archive: too many chained extended headers (PAX or GNU long name/link) "
-                    "before one member")
+                   "before one member")
 
 _KIND_BY_TYPE = {
     tarfile.REGTYPE: "file",

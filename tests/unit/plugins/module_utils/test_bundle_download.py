@@ -991,8 +991,8 @@ def netrc_for_localhost(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("call", ["fetch_bytes", "ensure"])
-def test_row21_netrc_credentials_do_not_follow_a_redirect_to_another_origin(server, other_server, cache,
-                                                                             netrc_for_localhost, call):
+def test_row21_netrc_credentials_do_not_follow_a_redirect_to_another_origin(
+        server, other_server, cache, netrc_for_localhost, call):
     """Row 21: .netrc credentials for the release server went along after a 302 to another host
     (same for manifest, signature and artifact requests). Now the other origin gets none, while
     the release server itself still gets them."""

@@ -241,7 +241,7 @@ def test_row25_path_too_long_for_the_destination_is_an_archive_error(tmp_path):
     """Row 25: a name that fits PATH_MAX alone but not below this staging directory: ENAMETOOLONG
     from the kernel becomes an archive error naming the member, not a storage error."""
     staging = tmp_path
-    for _ in range(4):
+    for _level in range(4):
         staging = staging / ("d" * 200)
     staging.mkdir(parents=True)
     name = "/".join(["n" * 200] * 19)  # 3819 bytes, under 4095

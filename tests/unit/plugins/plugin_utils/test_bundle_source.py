@@ -48,7 +48,7 @@ def args(manifest, **extra):
 def keys():
     """Two key pairs: (public text, secret key) each."""
     out = []
-    for _ in range(2):
+    for _pair in range(2):
         public_text, secret_text = ms.generate_keypair()
         out.append((public_text, ms.load_secret_key(secret_text)))
     return out
