@@ -24,9 +24,10 @@ from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan impo
     cache_fill_compatibility,
     compatibility,
     plan_components,
+    refuse_republished,
     rollback_check,
 )
-from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import host_capabilities, load_release
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import download_rate, host_capabilities, load_release
 
 
 class ActionModule(ActionBase):
@@ -75,7 +76,7 @@ class ActionModule(ActionBase):
                 got = cache.ensure(
                     art.url, art.digest, art.size, algorithm=art.algorithm, component=comp.name, file=art.name,
                     timeout=args["timeout"], retries=args["retries"], validate_certs=args["validate_certs"],
-                    verify=args["verify"],
+                    verify=args["verify"], min_rate=download_rate(args),
                 )
                 paths[(comp.name, art.name)] = got["path"]
                 downloaded += got.get("downloaded_bytes", 0)
@@ -106,7 +107,9 @@ class ActionModule(ActionBase):
         state = self._host_state(args, task_vars)
         installed = state.get("installed") or {}
         highest = (state.get("state") or {}).get("highest_release")
-        record_highest = rollback_check(manifest.release, highest, args["allow_downgrade"], args["dest"])
+        record_highest = rollback_check(manifest.release, highest, args["allow_downgrade"], args["dest"],
+                                        recorded=(state.get("state") or {}).get("release"))
+        refuse_republished(selected, installed, args["allow_republish"], args["dest"])
         caps = host_capabilities(task_vars, args["host_capabilities"])
         problems = compatibility(selected, installed, caps)
         if problems:

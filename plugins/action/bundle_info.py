@@ -15,6 +15,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec impo
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan import (
     compatibility,
     plan_components,
+    republished,
     rollback_check,
 )
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import host_capabilities, load_release
@@ -72,10 +73,13 @@ class ActionModule(ActionBase):
         )
         if args["dest"]:
             try:
-                rollback_check(manifest.release, state.get("highest_release"), False, args["dest"])
+                rollback_check(manifest.release, state.get("highest_release"), False, args["dest"], recorded=state.get("release"))
                 out["downgrade"] = False
             except RollbackError as exc:
                 out["downgrade"] = True
-                out["problems"] = problems + [exc.reason]
+                out["problems"] = out["problems"] + [exc.reason]
+            changed_content = republished(selected, installed)
+            out["republished"] = changed_content
+            out["problems"] = out["problems"] + changed_content
             out["upgrade"] = plan_components(selected, installed, full=args["verify"] == "full")
         return out

@@ -68,6 +68,15 @@ options:
         HTTP 4xx errors are not retried.
     type: int
     default: 3
+  min_download_rate:
+    description:
+      - Lowest average rate, in bytes per second, a download may have. Each transfer (the manifest,
+        its signature, each artifact) gets a deadline of O(timeout) seconds plus its size divided by
+        this rate, over all its retries; a server that sends data, but too slowly (one byte at a time),
+        fails with a C(download) error that says so. O(timeout) alone only measures silence.
+      - V(0) turns the deadline off.
+    type: int
+    default: 16384
   max_manifest_size:
     description:
       - Largest manifest, in bytes, that is read before parsing. A larger response is refused.

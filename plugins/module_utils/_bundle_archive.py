@@ -44,6 +44,10 @@ except ImportError:  # pragma: no cover
 MAX_METADATA_READ = max(BLOCK_SIZE, 1024 * 1024)
 MAX_SYMLINK_HOPS = 40
 MAX_COMPONENT_BYTES = 255
+# Linux PATH_MAX is 4096 bytes with the final NUL: a longer name cannot be created anywhere (threat 25).
+MAX_PATH_BYTES = 4095
+CHAINED_HEADERS = ("not a readable tar archive: too many chained extended headers (PAX or GNU long name/link) "
+                   "before one member")
 
 _KIND_BY_TYPE = {
     tarfile.REGTYPE: "file",
@@ -110,6 +114,16 @@ def _check_text(text, what, max_length):
         text.encode("utf-8")
     except UnicodeError:
         raise _Unsafe("%s is not valid UTF-8" % what) from None
+    _check_printable(text, what)
+
+
+def _check_printable(text, what):
+    """Threat 22: C1 controls (U+0080-U+009F) and other non-printable characters (format, line and
+    paragraph separators, unassigned) have no place in a file name; a plain space is allowed."""
+    for char in text:
+        if char != " " and not char.isprintable():
+            kind = "C1 control character" if 0x80 <= ord(char) <= 0x9F else "non-printable character"
+            raise _Unsafe("%s U+%04X in %s" % (kind, ord(char), what))
 
 
 def _split_path(text, what, max_length):
@@ -123,6 +137,8 @@ def _split_path(text, what, max_length):
     for part in parts:
         if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES:
             raise _Unsafe("path component longer than %d bytes in %s" % (MAX_COMPONENT_BYTES, what))
+    if len("/".join(parts).encode("utf-8")) > MAX_PATH_BYTES:
+        raise _Unsafe("%s longer than %d bytes, more than a filesystem path can hold" % (what, MAX_PATH_BYTES))
     return parts
 
 
@@ -385,8 +401,18 @@ def scan_archive(path, limits, component=None, file=None):
     Each plan is a dict: name (normalised), type (file/dir/symlink/hardlink),
     mode (as it will be written), size, mtime, linkname.
     """
-    with _open_tar(path, component, file) as (tar, bounded):
+    with _headers_guard(component, file), _open_tar(path, component, file) as (tar, bounded):
         return [plan for plan, _member in _scan(tar, bounded, limits, component, file)]
+
+
+@contextmanager
+def _headers_guard(component, file):
+    """tarfile reads each chained PAX or GNU long-name header with one more level of recursion:
+    thousands of them end in RecursionError, which is the archive's fault (threat 25)."""
+    try:
+        yield
+    except RecursionError:
+        raise ArchiveError(CHAINED_HEADERS, component=component, file=file) from None
 
 
 def _second_layer(member, target_dir, component, file):
@@ -400,6 +426,10 @@ def _second_layer(member, target_dir, component, file):
 
 
 def _write_error(exc, name, component, file):
+    if exc.errno == errno.ENAMETOOLONG:
+        # The member's path is too long for the filesystem under this destination: the archive's fault (threat 25).
+        return ArchiveError("unsafe member '%s': its path is too long for the filesystem at the destination (%s)"
+                            % (_show(name), exc.strerror or exc), component=component, file=file)
     if exc.errno in _SPACE_ERRNOS:
         return StorageError("no space left on device while writing '%s'" % _show(name), component=component, file=file)
     return StorageError("cannot write '%s': %s" % (_show(name), exc), component=component, file=file)
@@ -778,6 +808,37 @@ def build_archive(src_dir, out_path, compression="gz", mtime=0):
                 pass
     digest, size = hash_file(out_abs, "sha256")
     return {"sha256": digest, "size": size, "unpacked_size": unpacked, "members": len(entries)}
+
+
+def check_release_tree(root, component=None, file=None):
+    """Judge the links of a whole staged release tree, as the kernel will see it (threat 19).
+
+    Each archive's links were judged against that archive alone; once the archives of one
+    component sit side by side, a link from one archive can pass through a link from another
+    (``x/p -> ../q/q/..`` with ``q -> .``). Here every symlink is resolved against all the
+    symlinks of the merged tree; an absolute target, an escape from ``root`` or a loop fails,
+    as does any entry that is not a regular file, directory or symlink, or carries
+    setuid/setgid/sticky bits. ``file``: the artifact whose unpacking completed the tree, for
+    the message. Raises ArchiveError; writes nothing. Returns the number of links judged.
+    """
+    links = {}
+    for parts, path, st in _walk(root):
+        if stat.S_ISLNK(st.st_mode):
+            links[parts] = os.readlink(path)
+        elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+            raise ArchiveError("unsafe entry '%s' in the staged release: not a regular file, directory or symlink"
+                               % _show("/".join(parts)), component=component, file=file)
+        elif st.st_mode & 0o7000:
+            raise ArchiveError("unsafe entry '%s' in the staged release: setuid/setgid/sticky bits (mode %04o)"
+                               % (_show("/".join(parts)), stat.S_IMODE(st.st_mode)), component=component, file=file)
+    for parts in sorted(links):
+        try:
+            _resolve_link(parts, links[parts], links)
+        except _Unsafe as exc:
+            raise ArchiveError(
+                "unsafe symlink '%s' -> '%s' once the archives of the component are unpacked side by side: %s"
+                % (_show("/".join(parts)), _show(links[parts]), exc), component=component, file=file) from None
+    return len(links)
 
 
 def tree_inventory(root, known=None):

@@ -14,10 +14,12 @@ import queue
 import socket
 import ssl
 import stat
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 
 from ansible.module_utils.urls import Request, make_context
 
@@ -37,8 +39,10 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
     WriteBehind,
     fsync_dir,
     hash_file,
+    file_type_name,
     make_stamp,
     new_hash,
+    open_regular,
     read_private_stamp,
     stamp_matches,
 )
@@ -51,7 +55,11 @@ LOCK_POLL_INTERVAL = 0.05
 # stamp_matches(); wait up to this many seconds for the stamp to become trustworthy.
 STAMP_SETTLE_MAX = 0.1
 HTTP_AGENT = "groundwork.infra"
+MAX_REDIRECTS = 10
+_REDIRECT_CODES = (301, 302, 303, 307, 308)
 VERIFY_MODES = ("fast", "full")
+# Default minimum average rate, bytes per second, of a transfer (see _Deadline): 16 KiB/s.
+MIN_DOWNLOAD_RATE = 16 * 1024
 _DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
 _HEX = frozenset("0123456789abcdef")
 _DIR_MODE = 0o700
@@ -118,14 +126,59 @@ def _tls_context(validate_certs):
     return context
 
 
+def _origin(url):
+    """(scheme, host, port) of an http(s) URL: credentials are meant for exactly one origin."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _with_userinfo(url, userinfo):
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit((parts.scheme, "%s@%s" % (userinfo, host) if userinfo else host,
+                                    parts.path, parts.query, parts.fragment))
+
+
 def _http_open(url, timeout, validate_certs, headers=None):
-    """GET url; the socket timeout bounds connecting and every read."""
-    return Request(
-        http_agent=HTTP_AGENT,
-        follow_redirects="safe",
-        decompress=False,
-    ).open("GET", url, headers=headers or {}, timeout=timeout, validate_certs=validate_certs,
-           context=_tls_context(validate_certs))
+    """GET url; the socket timeout bounds connecting and every read.
+
+    Redirects (at most MAX_REDIRECTS, to http or https only) are followed here rather than by
+    urllib, so that credentials go only to the origin they were meant for (threat 21): the
+    URL's user:password and the .netrc entry are used while the scheme, host and port stay
+    those of ``url``; after a redirect to another origin the request carries neither (as curl
+    and requests do), and a user:password in a redirect's Location is ignored.
+    """
+    origin = _origin(url)
+    userinfo = urllib.parse.urlsplit(url).netloc.rsplit("@", 1)[0] if "@" in urllib.parse.urlsplit(url).netloc else ""
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        same = _origin(current) == origin
+        target = _with_userinfo(current, userinfo if same else "")
+        try:
+            return Request(
+                http_agent=HTTP_AGENT,
+                follow_redirects="none",
+                decompress=False,
+                use_netrc=same,
+            ).open("GET", target, headers=headers or {}, timeout=timeout, validate_certs=validate_certs,
+                   context=_tls_context(validate_certs))
+        except urllib.error.HTTPError as exc:
+            if exc.code not in _REDIRECT_CODES:
+                raise
+            location = exc.headers.get("Location") if exc.headers is not None else None
+            exc.close()
+            if not location:
+                raise DownloadError("HTTP %d redirect without a Location" % exc.code) from None
+            following = urllib.parse.urljoin(_redact(current), location.strip())
+            if urllib.parse.urlsplit(following).scheme.lower() not in ("http", "https"):
+                raise DownloadError("HTTP %d redirect to %s, which is not an http or https URL" % (exc.code, _redact(following))) from None
+            current = _redact(following)
+    raise DownloadError("more than %d redirects" % MAX_REDIRECTS)
 
 
 def _http_failure(exc, timeout):
@@ -164,6 +217,62 @@ def _status(resp):
     return getattr(resp, "status", None) or resp.getcode()
 
 
+class _Deadline:
+    """A per-artifact deadline against drip-feeding servers (threat 24).
+
+    The socket timeout only measures silence, so one byte every half second kept a run going
+    for ever. The whole transfer of ``size`` bytes, over every attempt, may take ``timeout``
+    seconds plus ``size / min_rate`` (a minimum average rate); ``min_rate`` 0 turns this off.
+    While a response is read, a timer shuts its socket down at the deadline (a read blocked on a
+    trickle returns at once), and the transfer fails with a DownloadError that says so.
+    """
+
+    def __init__(self, size, timeout, min_rate):
+        self.min_rate = min_rate
+        self.seconds = None if not min_rate else float(timeout) + float(size) / min_rate
+        self.start = time.monotonic()
+        self.expired = False
+
+    def error(self, done, size, component, file):
+        return DownloadError(
+            "too slow: %d of %d bytes after %.0f s, over this transfer's deadline of %.0f s (timeout %s s plus "
+            "size / min_download_rate %d bytes/s); the server sends data, but too slowly"
+            % (done, size, time.monotonic() - self.start, self.seconds, self.seconds - float(size) / self.min_rate,
+               self.min_rate), component=component, file=file)
+
+    @contextmanager
+    def watching(self, resp, done, size, component, file):
+        """Run the body of one response under the deadline; raise its error once it has passed."""
+        if self.seconds is None:
+            yield
+            return
+        left = self.start + self.seconds - time.monotonic()
+        if left <= 0:
+            raise self.error(done(), size, component, file)
+        timer = threading.Timer(left, self._expire, (resp,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except (BundleError, _Transient, http.client.HTTPException, OSError, ValueError):
+            if self.expired:
+                raise self.error(done(), size, component, file) from None
+            raise
+        finally:
+            timer.cancel()
+        if self.expired:
+            raise self.error(done(), size, component, file)
+
+    def _expire(self, resp):
+        self.expired = True
+        sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _retrying(attempt, url, retries, component, file):
     """Call attempt() up to 1 + retries times while it raises _Transient."""
     attempts = 1 + max(0, int(retries))
@@ -186,7 +295,9 @@ def _call_http(url, timeout, validate_certs, headers, body, component, file):
     try:
         resp = _http_open(url, timeout, validate_certs, headers)
         return body(resp)
-    except BundleError:
+    except BundleError as exc:
+        if isinstance(exc, DownloadError) and exc.component is None and exc.file is None:
+            raise DownloadError("%s: %s" % (_redact(url), exc.reason), component=component, file=file) from None
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         failure = _http_failure(exc, timeout)
@@ -201,18 +312,15 @@ def _call_http(url, timeout, validate_certs, headers, body, component, file):
 
 
 def _open_local(path, component, file):
-    """Open a local regular file for reading (devices and FIFOs could be endless)."""
+    """Open a local regular file for reading: looked at before it is opened, never blocking on a
+    FIFO, and refused unless it is a regular file (devices and FIFOs could be endless; threat 20)."""
     try:
-        handle = open(path, "rb", buffering=0)  # pylint: disable=consider-using-with
+        handle = open_regular(path, DownloadError, component=component, file=file)
     except FileNotFoundError:
         raise DownloadError("not found: %s" % path, component=component, file=file) from None
     except OSError as exc:
         raise DownloadError("cannot read %s: %s" % (path, exc.strerror or exc), component=component, file=file) from None
-    info = os.fstat(handle.fileno())
-    if not stat.S_ISREG(info.st_mode):
-        handle.close()
-        raise DownloadError("not a regular file: %s" % path, component=component, file=file)
-    return handle, info.st_size
+    return handle, os.fstat(handle.fileno()).st_size
 
 
 def _write_all(fd, view, component, file):
@@ -276,7 +384,7 @@ def _check_size(value, what, component, file):
 # --------------------------------------------------------------------------- fetch_bytes
 
 
-def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=None):
+def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=None, min_rate=MIN_DOWNLOAD_RATE):
     """Return the body at url (http, https, file:// or local path), at most max_size bytes.
 
     Meant for manifests and signatures: the cap is enforced while reading, before anything
@@ -297,6 +405,8 @@ def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=
             raise DownloadError("%s is %s" % (target, too_big), file=file)
         return data
 
+    deadline = _Deadline(max_size, timeout, min_rate)
+
     def body(resp):
         status = _status(resp)
         if not 200 <= status < 300 or status in (204, 206):
@@ -304,7 +414,9 @@ def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=
         announced = getattr(resp, "length", None)
         if announced is not None and announced > max_size:
             raise DownloadError("%s is %s (Content-Length %d)" % (_redact(url), too_big, announced), file=file)
-        data = _read_capped(resp.read, max_size + 1)
+        chunks = []
+        with deadline.watching(resp, lambda: sum(len(c) for c in chunks), max_size, None, file):
+            data = _read_capped(resp.read, max_size + 1, chunks)
         if len(data) > max_size:
             raise DownloadError("%s is %s" % (_redact(url), too_big), file=file)
         left = getattr(resp, "length", None)
@@ -317,8 +429,8 @@ def fetch_bytes(url, max_size, timeout=30, retries=3, validate_certs=True, file=
         url, retries, None, file)
 
 
-def _read_capped(read, limit):
-    chunks = []
+def _read_capped(read, limit, chunks=None):
+    chunks = [] if chunks is None else chunks
     total = 0
     while total < limit:
         chunk = read(min(BLOCK_SIZE, limit - total))
@@ -406,9 +518,16 @@ class _Part:
     def open(self, resume_limit):
         """Open (creating) the part. Keep existing bytes if there are at most resume_limit of them."""
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, _FILE_MODE)
+            info = os.fstat(self.fd)
+            if not stat.S_ISREG(info.st_mode):
+                os.close(self.fd)
+                self.fd = None
+                raise StorageError("the partial download %s is %s, not a regular file; remove it and run again"
+                                   % (self.path, file_type_name(info.st_mode)), component=self.component, file=self.file)
+            os.set_blocking(self.fd, True)
             os.fchmod(self.fd, _FILE_MODE)
-            existing = os.fstat(self.fd).st_size
+            existing = info.st_size
         except OSError as exc:
             raise _storage_error(exc, "opening the partial download", self.component, self.file) from None
         self.hasher = new_hash(self.algorithm, self.component, self.file)
@@ -572,7 +691,7 @@ class ArtifactCache:
         return algorithm, digest
 
     def ensure(self, url, digest, size, algorithm="sha256", component=None, file=None, timeout=30, retries=3,
-               validate_certs=True, verify="fast", lock_timeout=600):
+               validate_certs=True, verify="fast", lock_timeout=600, min_rate=MIN_DOWNLOAD_RATE):
         """Make sure the artifact is in the cache, verified; download it if needed.
 
         Returns dict(path, downloaded_bytes, cached, rehashed, resumed).
@@ -598,7 +717,7 @@ class ArtifactCache:
                 self._copy_local(part, target, final, digest, size, algorithm, result, component, file)
             else:
                 self._download(part, url, final, digest, size, algorithm, result, timeout, retries, validate_certs,
-                               component, file)
+                               component, file, _Deadline(size, timeout, min_rate))
             self._write_stamp(final, digest, algorithm)
             return result
 
@@ -607,11 +726,15 @@ class ArtifactCache:
     def _cached(self, final, digest, size, algorithm, verify, result, component, file):
         """True when final holds the verified artifact. A mismatching file is removed."""
         try:
-            info = os.stat(final)
+            info = os.lstat(final)
         except FileNotFoundError:
             return False
         except OSError as exc:
             raise _storage_error(exc, "checking the cached file", component, file) from None
+        if not stat.S_ISREG(info.st_mode):
+            # Only this user can write the 0700 cache; never hash (and so block on) whatever this is (threat 20).
+            raise StorageError("the cache entry %s is %s, not a regular file; remove it and run again"
+                               % (final, file_type_name(info.st_mode)), component=component, file=file)
         stamp_path = final + ".stamp"
         if info.st_size != size:
             # Cannot be this artifact; a verified download replaces it, a failed one leaves it.
@@ -697,7 +820,7 @@ class ArtifactCache:
                 part.discard()
 
     def _download(self, part, url, final, digest, size, algorithm, result, timeout, retries, validate_certs,
-                  component, file):
+                  component, file, deadline=None):
         keep = False
         done = False
         try:
@@ -705,7 +828,8 @@ class ArtifactCache:
             clean_retry = True
             while True:
                 if part.size < size:
-                    self._transfer(part, url, size, result, timeout, retries, validate_certs, component, file)
+                    self._transfer(part, url, size, result, timeout, retries, validate_certs, component, file,
+                                   deadline or _Deadline(size, timeout, 0))
                 try:
                     self._finish(part, final, digest, size, algorithm, component, file)
                 except IntegrityError:
@@ -729,7 +853,7 @@ class ArtifactCache:
                 else:
                     part.discard()
 
-    def _transfer(self, part, url, size, result, timeout, retries, validate_certs, component, file):
+    def _transfer(self, part, url, size, result, timeout, retries, validate_certs, component, file, deadline):
         """Fill the part up to size bytes over HTTP, resuming with Range where possible."""
         redacted = _redact(url)
         larger = "response larger than the declared %d bytes" % size
@@ -756,7 +880,8 @@ class ArtifactCache:
                                     component=component, file=file)
             before = part.size
             try:
-                part.pump(resp.readinto, remaining)
+                with deadline.watching(resp, lambda: part.size, size, component, file):
+                    part.pump(resp.readinto, remaining)
             finally:
                 result["downloaded_bytes"] += part.size - before
             if part.size < size:

@@ -310,6 +310,42 @@ def hash_file(path, algorithm="sha256"):
     return hasher.hexdigest(), size
 
 
+_TYPE_NAMES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISDIR, "a directory"), (stat.S_ISSOCK, "a socket"))
+
+
+def file_type_name(mode):
+    """'a FIFO', 'a directory', ... for a non-regular st_mode (for messages)."""
+    for test, name in _TYPE_NAMES:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path, error=StorageError, component=None, file=None, what="file"):
+    """Open ``path`` for reading without ever blocking on it; refuse anything but a regular file (threat 20).
+
+    Looks first (stat, following symlinks as open would), then opens with ``O_NONBLOCK`` (a FIFO
+    swapped in after the look cannot make open() wait for a writer) and checks the opened file
+    again with fstat before clearing ``O_NONBLOCK``. Returns an unbuffered binary file object.
+    Raises ``error`` naming the type found. ``FileNotFoundError`` and other OSErrors of open()
+    pass through for the caller to word.
+    """
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise error("%s '%s' is %s, not a regular file" % (what, path, file_type_name(info.st_mode)), component=component, file=file)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error("%s '%s' is %s, not a regular file" % (what, path, file_type_name(info.st_mode)), component=component, file=file)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _private(info):
     """A regular file that only the effective user (and root) can change."""
     return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
@@ -318,7 +354,8 @@ def _private(info):
 def read_private_stamp(path):
     """The stamp at ``path`` if it is a private file of ours (see _private), else None. Never follows a symlink."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: a FIFO put where the stamp belongs must not stall the run (threat 20); _private() refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
     try:
@@ -358,7 +395,7 @@ def open_verified_in_place(path, expected_digest, expected_size, algorithm="sha2
     new_hash(algorithm, component=component, file=file)
     digest = _expected_digest(expected_digest, algorithm, component, file)
     expected_size = _expected_size(expected_size, component, file)
-    handle = open(path, "rb", buffering=0)  # pylint: disable=consider-using-with
+    handle = open_regular(path, IntegrityError, component=component, file=file, what="artifact")
     try:
         info = os.fstat(handle.fileno())
         if not _private(info):

@@ -10,12 +10,21 @@ wherever the controller runs. The format is described in docs/bundle-format.md.
 from __future__ import annotations
 
 import datetime
+import os
+import posixpath
 import re
-from urllib.parse import urljoin, urlparse
+from urllib.parse import unquote, urljoin, urlparse, urlsplit
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     CompatibilityError,
     ManifestError,
+)
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_names import (
+    HEX_RE,
+    valid_capability,
+    valid_file_name,
+    valid_name,
+    valid_version,
 )
 
 try:
@@ -36,13 +45,9 @@ HASH_FIELDS = ("sha256", "sha512")
 WEAK_HASH_FIELDS = ("md5", "sha1", "sha224", "sha384", "sha3_256", "sha3_512", "blake2b", "blake2s", "checksum", "digest")
 UNPACK_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
 
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
-VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
-FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$")
-CAPABILITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 HEX_LENGTH = {"sha256": 64, "sha512": 128}
 
-TOP_KEYS = {"format", "release", "issued", "expires", "components", "description"}
+TOP_KEYS = {"format", "release", "issued", "expires", "components", "description", "base_url"}
 COMPONENT_KEYS = {"name", "version", "kind", "description", "artifacts", "requires"}
 ARTIFACT_KEYS = {"name", "url", "size", "unpack", "unpacked_size"} | set(HASH_FIELDS)
 REQUIRES_KEYS = {"components", "host"}
@@ -99,7 +104,7 @@ def parse_version(value, what, component=None, file=None):
                 "%s must be a quoted string: YAML reads %s as the number %r (write \"%s\")" % (what, written, value, written),
                 component=component, file=file)
         raise ManifestError("%s must be a string, got %s" % (what, type(value).__name__), component=component, file=file)
-    if not VERSION_RE.match(value) or ".." in value:
+    if not valid_version(value):
         raise ManifestError(
             "%s '%s' is not allowed: use letters, digits and . + _ - only (at most 64 characters)" % (what, value),
             component=component, file=file)
@@ -285,7 +290,71 @@ def _non_negative_int(value, what, component, file):
     return value
 
 
-def _parse_artifact(raw, index, component, base_url, file):
+class Locations(object):
+    """Where the artifacts of a manifest may come from (threat 23; the rule is in docs/bundle-format.md).
+
+    ``manifest_url``: where the manifest was read (http, https or file URL). An artifact location,
+    once resolved against it, must lie under the manifest's own directory, or under the
+    ``base_url`` the manifest declares (http or https only). ``file://`` is allowed only when the
+    manifest itself was read from a local file, and only inside the manifest's directory; no
+    ``..`` (also percent-encoded) anywhere in the path. Without a manifest URL (a manifest
+    parsed from bytes for inspection) nothing is resolved or judged.
+    """
+
+    def __init__(self, manifest_url, declared=None, file=None):
+        self.manifest_url = manifest_url
+        self.roots = []
+        if not manifest_url:
+            return
+        self.roots.append(self._root(urljoin(manifest_url, "."), "the manifest's directory", file))
+        if declared is not None:
+            if not isinstance(declared, str) or urlparse(declared).scheme not in ("http", "https") or \
+                    not urlparse(declared).netloc or any(c in declared for c in "\r\n\0 "):
+                raise ManifestError("base_url %r must be an http:// or https:// URL" % (declared,), file=file)
+            self.roots.append(self._root(declared.rstrip("/") + "/", "base_url %s" % declared, file))
+
+    @staticmethod
+    def _segments(path):
+        return unquote(path).split("/")
+
+    def _root(self, url, what, file):
+        parts = urlsplit(url)
+        if ".." in self._segments(parts.path):
+            raise ManifestError("%s %s has a '..' segment" % (what, url), file=file)
+        return (parts.scheme.lower(), parts.netloc.lower(), parts.path)
+
+    def check(self, url, what, component, file):
+        """Raise ManifestError unless the resolved ``url`` lies under one of the allowed roots."""
+        if not self.roots:
+            return
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if ".." in self._segments(parts.path) or "." in self._segments(parts.path)[1:-1]:
+            raise ManifestError("%s location %s has a '..' or '.' segment (also percent-encoded)" % (what, url),
+                                component=component, file=file)
+        if scheme == "file" and self.roots[0][0] != "file":
+            raise ManifestError(
+                "%s location %s is a controller file, but the manifest was not read from one: a manifest from a "
+                "server names artifacts under its own directory or its base_url only" % (what, url),
+                component=component, file=file)
+        path = posixpath.normpath(unquote(parts.path)) if scheme == "file" else parts.path
+        for root_scheme, root_netloc, root_path in self.roots:
+            if scheme != root_scheme or parts.netloc.lower() != root_netloc:
+                continue
+            prefix = posixpath.normpath(unquote(root_path)) + "/" if scheme == "file" else root_path
+            if not path.startswith(prefix):
+                continue
+            if scheme == "file" and not os.path.realpath(path).startswith(os.path.realpath(prefix) + "/"):
+                # Inside by name, but a symlink in the release directory leads elsewhere on the controller.
+                raise ManifestError("%s location %s leads out of the manifest's directory through a symlink" % (what, url),
+                                    component=component, file=file)
+            return
+        allowed = " or ".join("%s://%s%s" % root for root in self.roots)
+        raise ManifestError("%s location %s is outside the release: artifacts must lie under %s" % (what, url, allowed),
+                            component=component, file=file)
+
+
+def _parse_artifact(raw, index, component, base_url, file, locations=None):
     what = "artifact #%d" % (index + 1)
     if not isinstance(raw, dict):
         raise ManifestError("%s must be a mapping" % what, component=component, file=file)
@@ -296,7 +365,7 @@ def _parse_artifact(raw, index, component, base_url, file):
             component=component, file=file)
     _strict_keys(raw, ARTIFACT_KEYS, what, component, file)
     name = raw.get("name")
-    if not isinstance(name, str) or not FILE_NAME_RE.match(name) or ".." in name:
+    if not valid_file_name(name):
         raise ManifestError("%s has an invalid file name %r (a plain file name: letters, digits, . _ + -)" % (what, name),
                             component=component, file=file)
     what = "artifact '%s'" % name
@@ -305,7 +374,7 @@ def _parse_artifact(raw, index, component, base_url, file):
         raise ManifestError("%s must declare exactly one of sha256 or sha512" % what, component=component, file=file)
     algorithm = hashes[0]
     digest = raw[algorithm]
-    if not isinstance(digest, str) or not re.match(r"^[0-9a-fA-F]{%d}$" % HEX_LENGTH[algorithm], digest):
+    if not isinstance(digest, str) or not HEX_RE[algorithm].fullmatch(digest):
         raise ManifestError("%s has a malformed %s (expected %d hex digits)" % (what, algorithm, HEX_LENGTH[algorithm]),
                             component=component, file=file)
     if "size" not in raw:
@@ -319,6 +388,8 @@ def _parse_artifact(raw, index, component, base_url, file):
         raise ManifestError("%s url scheme '%s' is not supported (http, https, file or relative)" % (what, scheme),
                             component=component, file=file)
     resolved = urljoin(base_url, url) if base_url and not scheme else url
+    if locations is not None:
+        locations.check(resolved, what, component, file)
     unpack = raw.get("unpack", default_unpack(name))
     if not isinstance(unpack, bool):
         raise ManifestError("%s unpack must be true or false" % what, component=component, file=file)
@@ -341,13 +412,13 @@ def _parse_requires(raw, component, file):
                             component=component, file=file)
     req_c = {}
     for name, spec in comps.items():
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not valid_name(name):
             raise ManifestError("requires.components names an invalid component %r" % (name,), component=component, file=file)
         parse_specifier(spec, "requirement on component '%s'" % name, component, file)
         req_c[name] = spec
     req_h = {}
     for name, spec in host.items():
-        if not isinstance(name, str) or not CAPABILITY_RE.match(name):
+        if not valid_capability(name):
             raise ManifestError("requires.host names an invalid capability %r (lowercase letters, digits, _)" % (name,),
                                 component=component, file=file)
         parse_specifier(spec, "requirement on host capability '%s'" % name, component, file)
@@ -383,6 +454,7 @@ def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANI
     expires = parse_time(raw["expires"], "expires", file=source) if raw.get("expires") is not None else None
     if expires is not None and expires <= issued:
         raise ManifestError("expires (%s) is not after issued (%s)" % (format_time(expires), format_time(issued)), file=source)
+    locations = Locations(base_url, raw.get("base_url"), file=source)
     comps_raw = raw.get("components")
     if not isinstance(comps_raw, list) or not comps_raw:
         raise ManifestError("manifest must list at least one component under 'components'", file=source)
@@ -392,7 +464,7 @@ def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANI
         if not isinstance(craw, dict):
             raise ManifestError("component #%d must be a mapping" % (index + 1), file=source)
         name = craw.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        if not valid_name(name):
             raise ManifestError(
                 "component #%d has an invalid name %r: lowercase letters, digits, . _ - (at most 64 characters)" % (index + 1, name),
                 file=source)
@@ -411,7 +483,7 @@ def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANI
         artifacts = []
         names = set()
         for aindex, araw in enumerate(arts_raw):
-            art = _parse_artifact(araw, aindex, name, base_url, source)
+            art = _parse_artifact(araw, aindex, name, base_url, source, locations)
             if art.name in names:
                 raise ManifestError("artifact '%s' is listed twice" % art.name, component=name, file=source)
             names.add(art.name)

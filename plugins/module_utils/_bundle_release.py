@@ -29,17 +29,21 @@ import time
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     ArchiveError,
     BundleError,
+    IntegrityError,
     LockError,
     RollbackError,
     StorageError,
 )
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, open_verified_in_place
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
+    CHAINED_HEADERS,
     Limits,
+    check_release_tree,
     extract_archive,
     tree_inventory,
     verify_tree,
 )
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import open_regular
 
 META_DIR = ".groundwork"
 STATE_FILE = "state.json"
@@ -265,7 +269,7 @@ class Destination(object):
                                                             component=name, file=art["name"],
                                                             stamp_path=None if full else art["src"] + ".stamp")
                 if source is None:
-                    with open(art["src"], "rb") as src:
+                    with open_regular(art["src"], IntegrityError, component=name, file=art["name"], what="artifact") as src:
                         fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                         with os.fdopen(fd, "wb") as dst:
                             copied = copy_verified(src, dst, digest, art["size"], algorithm=algorithm, component=name, file=art["name"])
@@ -292,6 +296,9 @@ class Destination(object):
                                                 component=name, file=art["name"], fileobj=source)
                 except OSError as exc:
                     raise _storage_error(exc, "extracting", component=name, file=art["name"])
+                except RecursionError:
+                    # tarfile reads each chained PAX/GNU long-name header one recursion level deeper (threat 25).
+                    raise ArchiveError(CHAINED_HEADERS, component=name, file=art["name"]) from None
                 finally:
                     if source is not None:
                         source.close()
@@ -301,6 +308,9 @@ class Destination(object):
                         raise ArchiveError("'%s' is provided by more than one artifact" % entry, component=name, file=art["name"])
                     os.rename(os.path.join(target, entry), os.path.join(tree, entry))
                 os.rmdir(target)
+                if any(other.get("unpack") for other in component["artifacts"][:index]):
+                    # Each archive was judged alone: judge the links again against the tree it joined (threat 19).
+                    check_release_tree(tree, component=name, file=art["name"])
                 if source is None:
                     os.unlink(local)
             else:

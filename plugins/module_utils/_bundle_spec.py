@@ -19,6 +19,7 @@ SOURCE_SPEC = dict(
     timeout=dict(type="int", default=30),
     retries=dict(type="int", default=3),
     max_manifest_size=dict(type="int", default=1024 * 1024),
+    min_download_rate=dict(type="int", default=16 * 1024),
 )
 
 LIMITS_SPEC = dict(
@@ -31,6 +32,7 @@ FETCH_SPEC.update(
     manifest=dict(type="str", required=True),
     dest=dict(type="path"),
     allow_downgrade=dict(type="bool", default=False),
+    allow_republish=dict(type="bool", default=False),
     verify=dict(type="str", default="fast", choices=["fast", "full"]),
     cache_dir=dict(type="path", default="~/.cache/groundwork-infra/bundles"),
     keep=dict(type="int", default=3),

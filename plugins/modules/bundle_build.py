@@ -113,6 +113,9 @@ options:
     description:
       - Prefix for artifact URLs in the manifest, when artifacts are served from somewhere other
         than beside the manifest. By default URLs are relative to the manifest.
+      - An C(http://) or C(https://) URL. It is also written to the manifest as C(base_url), because
+        M(groundwork.infra.bundle_fetch) accepts artifact locations only under the manifest's own
+        directory or under the C(base_url) the manifest declares (see docs/bundle-format.md).
     type: str
   mtime:
     description: Modification time (seconds since the epoch) stored for every archive member.
@@ -199,7 +202,6 @@ import datetime
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import traceback
@@ -209,10 +211,14 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import build_archive
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import hash_file
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_names import (
+    CAPABILITY_RE,
+    NAME_RE,
+    full_match,
+    valid_name,
+    valid_version,
+)
 
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
-VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
-CAPABILITY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CONTENT_PREFIX = "# content-sha256: "
 SUFFIX = {"gz": ".tar.gz", "xz": ".tar.xz", "none": ".tar"}
 
@@ -257,6 +263,8 @@ def render_manifest(manifest, content_key):
         lines.append("expires: %s" % _q(manifest["expires"]))
     if manifest.get("description"):
         lines.append("description: %s" % _q(manifest["description"]))
+    if manifest.get("base_url"):
+        lines.append("base_url: %s" % _q(manifest["base_url"]))
     lines.append("components:")
     for comp in manifest["components"]:
         lines.append("  - name: %s" % _q(comp["name"]))
@@ -324,17 +332,17 @@ class BundleBuilder(object):
 
     def _validate(self):
         params = self.params
-        if not VERSION_RE.match(params["release"]) or ".." in params["release"]:
+        if not valid_version(params["release"]):
             raise BundleError("release '%s' is not allowed: letters, digits and . + _ - only" % params["release"])
         seen = set()
         for comp in params["components"]:
             name = comp["name"]
-            if not NAME_RE.match(name) or ".." in name:
+            if not valid_name(name):
                 raise BundleError("invalid component name: lowercase letters, digits, . _ - (at most 64)", component=name)
             if name in seen:
                 raise BundleError("component is listed twice", component=name)
             seen.add(name)
-            if not VERSION_RE.match(comp["version"]) or ".." in comp["version"]:
+            if not valid_version(comp["version"]):
                 raise BundleError("version '%s' is not allowed: letters, digits and . + _ - only" % comp["version"], component=name)
             if not comp["src"] and not comp["files"]:
                 raise BundleError("needs src (a directory to archive) or files (plain files), or both", component=name)
@@ -352,7 +360,7 @@ class BundleBuilder(object):
                 if not isinstance(entries, dict):
                     raise BundleError("requires.%s must map names to version constraints" % section, component=name)
                 for key, spec in entries.items():
-                    if not pattern.match(str(key)) or not isinstance(spec, str) or not spec.strip():
+                    if not full_match(pattern, str(key)) or not isinstance(spec, str) or not spec.strip():
                         raise BundleError("requires.%s entry %r: %r is not a name and a constraint string" % (section, key, spec),
                                           component=name)
         if params["expires"] and params["valid_days"] is not None:
@@ -447,6 +455,9 @@ class BundleBuilder(object):
             issued, expires = self._times(old_issued if old_key == content_key else None)
             manifest = {"release": params["release"], "issued": issued, "expires": expires, "description": params["description"],
                         "components": components}
+            if params["base_url"]:
+                # Declared in the manifest: hosts accept artifact URLs only under it or beside the manifest.
+                manifest["base_url"] = params["base_url"].rstrip("/") + "/"
             text = render_manifest(manifest, content_key)
             result = {"changed": not unchanged, "manifest": manifest_path, "release": params["release"], "issued": issued,
                       "components": components}

@@ -72,6 +72,15 @@ options:
         validly signed release.
     type: bool
     default: false
+  allow_republish:
+    description:
+      - Re-install a component version that O(dest) already holds (current or kept) although the
+        release offers other artifacts for it (another digest or size, an artifact added or gone),
+        a release rebuilt with new content under unchanged versions.
+      - Without it such a delivery is refused with an C(integrity) error naming the component, the
+        version and each artifact that differs, since changed content should come with a new version.
+    type: bool
+    default: false
   verify:
     description:
       - V(fast) trusts the controller cache and installed releases whose recorded size, inode,

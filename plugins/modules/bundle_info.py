@@ -136,6 +136,14 @@ downgrade:
   description: Whether the release is lower than the highest one accepted at O(dest).
   returned: when O(manifest) and O(dest) are set
   type: bool
+republished:
+  description:
+    - Components whose version O(dest) already holds from other artifacts than the release offers
+      (changed content under an unchanged version), one sentence each. Also listed in RV(problems);
+      M(groundwork.infra.bundle_fetch) refuses them unless its O(groundwork.infra.bundle_fetch#module:allow_republish) is set.
+  returned: when O(manifest) and O(dest) are set
+  type: list
+  elements: str
 upgrade:
   description: Per component, the version installed now, the version in the release and the action a
     delivery would take (V(none), V(install) or V(switch)).

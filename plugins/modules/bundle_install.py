@@ -212,6 +212,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import Limits
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_names import valid_file_name, valid_name, valid_version
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_release import install_release
 
 ARTIFACT_SPEC = dict(
@@ -254,12 +255,19 @@ class BundleInstaller(object):
         self.params = module.params
 
     def run(self):
+        if not valid_version(self.params["release"]):
+            raise BundleError("release %r is not allowed: use letters, digits and . + _ - only (at most 64 characters)"
+                              % (self.params["release"],))
         names = set()
         for comp in self.params["components"]:
-            for field in ("name", "version"):
+            # The same full-match rules as for the manifest (threat 22): these become directory and file names.
+            for field, valid in (("name", valid_name), ("version", valid_version)):
                 value = comp[field]
-                if not value or "/" in value or value in (".", "..") or value.startswith(".") or "\0" in value:
+                if not valid(value):
                     raise BundleError("%s %r cannot be used as a directory name" % (field, value), component=comp["name"])
+            for art in comp["artifacts"]:
+                if not valid_file_name(art["name"]):
+                    raise BundleError("artifact name %r cannot be used as a file name" % (art["name"],), component=comp["name"])
             if comp["name"] in names:
                 raise BundleError("component is listed twice", component=comp["name"])
             names.add(comp["name"])

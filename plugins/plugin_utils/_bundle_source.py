@@ -14,7 +14,7 @@ import os
 import pathlib
 from urllib.parse import urlparse
 
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import fetch_bytes
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import MIN_DOWNLOAD_RATE, fetch_bytes
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import DownloadError, SignatureError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import load_manifest
 from ansible_collections.groundwork.infra.plugins.module_utils._minisign import parse_public_key, verify
@@ -47,10 +47,20 @@ def read_trusted_keys(items):
     return keys
 
 
+def download_rate(args):
+    """The min_download_rate option (bytes per second, 0 = no deadline), checked."""
+    rate = args.get("min_download_rate", MIN_DOWNLOAD_RATE)
+    rate = MIN_DOWNLOAD_RATE if rate is None else rate
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate < 0:
+        raise DownloadError("min_download_rate must be a whole number of bytes per second >= 0 (0 turns the deadline off), got %r" % (rate,))
+    return rate
+
+
 def load_release(args):
     """Fetch, authenticate and parse the manifest named in ``args``; return (manifest, audit)."""
     url = location_url(args["manifest"])
-    common = dict(timeout=args["timeout"], retries=args["retries"], validate_certs=args["validate_certs"])
+    common = dict(timeout=args["timeout"], retries=args["retries"], validate_certs=args["validate_certs"],
+                  min_rate=download_rate(args))
     data = fetch_bytes(url, args["max_manifest_size"], file=url, **common)
     audit = {
         "manifest": url,

@@ -342,6 +342,52 @@ def _evil_archive_site(lab):
     return site
 
 
+def _signed_site(lab, name, manifest):
+    site = lab.site(name)
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    subprocess.run([MINISIGN, "-S", "-s", lab.keys["a"]["key"], "-m", str(site / "manifest.yaml")],
+                   check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    return site
+
+
+def _controller_file_site(lab):
+    """Threat 23: a signed manifest served over HTTP that names a file of the controller (file://)
+    with its true digest, so the controller would ship it to the host."""
+    secret = lab.tmp / "controller-secret.txt"
+    secret.write_bytes(b"controller-only secret\n")
+    return _signed_site(lab, "controller-file", {
+        "format": 1, "release": "2026.9.0", "issued": "2026-01-01T00:00:00Z",
+        "components": [{"name": "app", "version": "1.6.0", "kind": "files", "artifacts": [
+            {"name": "secret.txt", "url": secret.as_uri(), "sha256": sha256_file(secret),
+             "size": secret.stat().st_size, "unpack": False}]}],
+    })
+
+
+def _split_links_site(lab):
+    """Threat 19: two archives of one component, each safe alone; together x/p points at /etc."""
+    site = lab.site("split-links")
+    (site / "artifacts").mkdir(parents=True)
+    up = 12
+    members = {"a.tar.xz": [("x", None), ("x/p", "../" + "q/" * up + "../" * up + "etc")], "b.tar.gz": [("q", ".")]}
+    artifacts = []
+    for name, entries in members.items():
+        path = site / "artifacts" / name
+        with tarfile.open(path, "w:xz" if name.endswith("xz") else "w:gz") as tar:
+            for member, link in entries:
+                info = tarfile.TarInfo(member)
+                if link is None:
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                else:
+                    info.type, info.linkname = tarfile.SYMTYPE, link
+                tar.addfile(info)
+        artifacts.append({"name": name, "url": "artifacts/" + name, "sha256": sha256_file(path), "size": path.stat().st_size})
+    return _signed_site(lab, "split-links", {
+        "format": 1, "release": "2026.9.1", "issued": "2026-01-01T00:00:00Z",
+        "components": [{"name": "app", "version": "1.7.0", "kind": "files", "artifacts": artifacts}],
+    })
+
+
 @pytest.fixture(scope="module")
 def refusals(built, bundle_server, minisign_keys, playbook_runner, tmp_path_factory):
     lab = Lab(bundle_server, minisign_keys, built["releases"], playbook_runner, tmp_path_factory.mktemp("refusals"))
@@ -358,6 +404,8 @@ def refusals(built, bundle_server, minisign_keys, playbook_runner, tmp_path_fact
         "huge": lab.site("huge"),
         "escape": _escape_site(lab),
         "evil-archive": _evil_archive_site(lab),
+        "controller-file": _controller_file_site(lab),
+        "split-links": _split_links_site(lab),
     }
     lab.server.stream_endless("/%s/endless/artifacts/app/1.1.0/app-1.1.0.tar.gz" % lab.tmp.name)
     sites["huge"].mkdir(parents=True)
@@ -387,6 +435,8 @@ def refusals(built, bundle_server, minisign_keys, playbook_runner, tmp_path_fact
         lab.fetch("escape, signed", lab.url(sites["escape"]), dest=escape_dest),
         lab.fetch("escape, unsigned", lab.url(sites["escape"]), dest=escape_dest, keys=()),
         lab.fetch("evil archive", lab.url(sites["evil-archive"])),
+        lab.fetch("controller file", lab.url(sites["controller-file"])),
+        lab.fetch("split links", lab.url(sites["split-links"])),
         {"name": "host-side check", "ignore_errors": True, "groundwork.infra.bundle_install": {
             "dest": str(lab.dest), "release": "2026.2.0",
             "components": [{"name": "app", "version": "1.1.0", "artifacts": [
@@ -405,6 +455,24 @@ def _refused(refusals, task, kind, site=None):
     if site:
         assert refusals["lab"].artifact_requests(refusals["sites"][site]) == {}
     return error
+
+
+def test_row23_remote_manifest_naming_a_controller_file_refused(refusals):
+    """Threat 23 through a playbook: a signed manifest from the HTTP server names a controller file
+    (file://) with its true digest. Refused as a manifest error before anything is read; nothing of
+    the file (digest, size, content) in the message; the host unchanged."""
+    error = _refused(refusals, "controller file", "manifest", site="controller-file")
+    assert "is a controller file, but the manifest was not read from one" in error["reason"]
+    secret = refusals["lab"].tmp / "controller-secret.txt"
+    assert sha256_file(secret) not in json.dumps(refusals["run"]["controller file"])
+
+
+def test_row19_archives_that_escape_together_refused(refusals):
+    """Threat 19 through a playbook: two archives of one component (xz and gz), each safe alone, whose
+    links together lead to /etc. An archive error naming the link; nothing installed, current kept."""
+    error = _refused(refusals, "split links", "archive")
+    assert "unsafe symlink 'x/p'" in error["reason"] and "unpacked side by side" in error["reason"]
+    assert error["component"] == "app" and error["file"] == "b.tar.gz"
 
 
 def test_tampered_manifest_with_old_signature_refused(refusals):

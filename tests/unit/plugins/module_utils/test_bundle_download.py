@@ -66,6 +66,7 @@ class Route:
         self.bytes_sent = 0
         self.ranges = []
         self.statuses = []
+        self.authorization = []  # the Authorization header of each request (None when absent)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -111,6 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
             route.requests += 1
             number = route.requests
             route.ranges.append(self.headers.get("Range"))
+            route.authorization.append(self.headers.get("Authorization"))
         if route.sndbuf:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, route.sndbuf)
         getattr(self, "_mode_" + route.mode)(route, number)
@@ -928,3 +930,134 @@ def test_fetch_bytes_truncated(server):
     with pytest.raises(DownloadError, match="truncated"):
         dl.fetch_bytes(server.add("/short.json", route), 10000, retries=1)
     assert route.requests == 2
+
+
+# -- threat 20: not a regular file ------------------------------------------------------------------
+
+@pytest.fixture
+def no_hang():
+    """Fail a test that blocks (for example on a FIFO) instead of hanging the run."""
+    import signal
+
+    def timeout(_signum, _frame):
+        raise AssertionError("blocked for 10 s")
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("where", ["source", "cache entry", "partial download"])
+def test_row20_fifo_in_the_artifact_path_never_blocks(tmp_path, no_hang, where):
+    """Row 20 on the controller: a FIFO at an artifact's file:// location, at the cache's final
+    path or at its .part is refused with a clear error instead of blocking the run."""
+    import hashlib as _hashlib
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import ArtifactCache as _Cache
+    data = b""  # declared size 0: the FIFO's size matches, so only its type can stop a hash of it
+    digest = _hashlib.sha256(data).hexdigest()
+    source = tmp_path / "art.bin"
+    cache = _Cache(str(tmp_path / "cache"))
+    final = cache.path_for(digest)
+    os.makedirs(os.path.dirname(final))
+    if where == "source":
+        os.mkfifo(str(source))
+    else:
+        source.write_bytes(data)
+        os.mkfifo(final if where == "cache entry" else final + ".part")
+    with pytest.raises((DownloadError, StorageError)) as info:
+        cache.ensure(source.as_uri(), digest, len(data), component="web", file="art.bin")
+    assert "is a FIFO, not a regular file" in info.value.reason
+    assert (info.value.component, info.value.file) == ("web", "art.bin")
+
+
+# -- threat 21: credentials only for their origin -------------------------------------------------
+
+@pytest.fixture
+def other_server():
+    """A second server: another port of 127.0.0.1 is another origin."""
+    srv = _run(_Server())
+    yield srv
+    _shutdown(srv)
+
+
+@pytest.fixture
+def netrc_for_localhost(tmp_path, monkeypatch):
+    path = tmp_path / "netrc"
+    path.write_text("machine 127.0.0.1 login deploy password s3cret-netrc\n")
+    path.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(path))
+    return "Basic " + __import__("base64").b64encode(b"deploy:s3cret-netrc").decode()
+
+
+@pytest.mark.parametrize("call", ["fetch_bytes", "ensure"])
+def test_row21_netrc_credentials_do_not_follow_a_redirect_to_another_origin(
+        server, other_server, cache, netrc_for_localhost, call):
+    """Row 21: .netrc credentials for the release server went along after a 302 to another host
+    (same for manifest, signature and artifact requests). Now the other origin gets none, while
+    the release server itself still gets them."""
+    body = _blob(3000)
+    elsewhere = other_server.add("/mirror/art", Route(body))
+    hop = server.add("/art", Route(elsewhere.encode(), mode="redirect"))
+    if call == "fetch_bytes":
+        assert dl.fetch_bytes(hop, 10000) == body
+    else:
+        assert Path(cache.ensure(hop, _sha(body), len(body))["path"]).read_bytes() == body
+    assert server.routes["/art"].authorization == [netrc_for_localhost]
+    assert other_server.routes["/mirror/art"].authorization == [None]
+
+
+def test_row21_same_origin_redirect_keeps_credentials_and_user_in_url_stays_home(server, other_server, netrc_for_localhost):
+    """Row 21: a redirect within the origin keeps the credentials; user:password written in the
+    URL never reaches another origin either (nor does a user:password in the Location)."""
+    body = _blob(100)
+    same = server.add("/real", Route(body))
+    server.add("/hop", Route(same.encode(), mode="redirect"))
+    assert dl.fetch_bytes(same.replace("/real", "/hop"), 1000) == body
+    assert server.routes["/real"].authorization == [netrc_for_localhost]
+    elsewhere = other_server.add("/x", Route(body)).replace("http://", "http://thief:pw@")
+    away = server.add("/away", Route(elsewhere.encode(), mode="redirect"))
+    assert dl.fetch_bytes(away.replace("http://", "http://user:hunter2@"), 1000, retries=0) == body
+    assert other_server.routes["/x"].authorization == [None]
+
+
+def test_row21_redirect_loops_are_bounded(server):
+    """Row 21: redirects are followed by us now; a loop ends with a download error."""
+    url = server.add("/loop", Route(b"", mode="redirect"))
+    server.routes["/loop"].body = url.encode()
+    with pytest.raises(DownloadError, match="more than 10 redirects"):
+        dl.fetch_bytes(url, 1000, retries=0)
+
+
+# -- threat 24: drip-feeding servers ----------------------------------------------------------------
+
+@pytest.mark.parametrize("call", ["fetch_bytes", "ensure"])
+def test_row24_a_drip_feeding_server_hits_the_deadline(server, cache, call):
+    """Row 24: one byte every 50 ms never trips the 1 s silence timeout, so this ran for minutes
+    (and a 1-byte-per-0.5-s server for ever). The per-transfer deadline (timeout + size /
+    min_download_rate) stops it with a download error that says it was too slow."""
+    body = _blob(4000)
+    url = server.add("/drip", Route(body, chunk=1, delay=0.05))
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        if call == "fetch_bytes":
+            dl.fetch_bytes(url, len(body), timeout=1, retries=2, min_rate=4000)
+        else:
+            cache.ensure(url, _sha(body), len(body), component="web", file="drip.bin", timeout=1, retries=2, min_rate=4000)
+    elapsed = time.monotonic() - start
+    assert "too slow" in info.value.reason and "deadline of 2 s" in info.value.reason
+    assert "min_download_rate 4000 bytes/s" in info.value.reason
+    assert elapsed < 15, "the deadline did not stop the transfer (%.1f s)" % elapsed
+    assert server.routes["/drip"].requests == 1  # a deadline is not retried
+    if call == "ensure":
+        assert (info.value.component, info.value.file) == ("web", "drip.bin")
+        assert not any(p.is_file() for p in Path(cache.cache_dir).rglob("*") if not p.name.endswith(".lock"))
+
+
+def test_row24_slow_but_steady_downloads_pass_and_zero_turns_the_deadline_off(server, cache):
+    """Row 24, the other side: a transfer above the minimum rate completes; min_rate 0 = no deadline."""
+    body = _blob(40000)
+    url = server.add("/steady", Route(body, chunk=4096, delay=0.01))
+    assert Path(cache.ensure(url, _sha(body), len(body), timeout=2, min_rate=16384)["path"]).read_bytes() == body
+    slow = server.add("/slow", Route(body[:300], chunk=1, delay=0.005))
+    assert dl.fetch_bytes(slow, 300, timeout=2, min_rate=0) == body[:300]

@@ -606,12 +606,13 @@ def test_stamp_vouches_for_the_open_file_not_the_path(stamped_in_place, tmp_path
     other = tmp_path / "b.tar"
     other.write_bytes(data)
     os.chmod(other, 0o600)
-    real_open = open
+    real_open = os.open
 
     def open_other(name, *args, **kwargs):
+        # The path is looked at (stat) first, then opened: the swap happens in between.
         return real_open(str(other) if str(name) == str(path) else name, *args, **kwargs)
 
-    monkeypatch.setattr("builtins.open", open_other)
+    monkeypatch.setattr(os, "open", open_other)
     handle, info = bh.open_verified_in_place(str(path), sha(data), len(data), stamp_path=str(stamp))
     with handle:
         assert info["checked"] == "sha256"  # same bytes, but not the file the stamp describes

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
 
 import pytest
 import yaml
@@ -39,6 +40,7 @@ def base():
         "issued": "2026-11-23T10:00:00Z",
         "expires": "2026-12-23T10:00:00Z",
         "description": "November release",
+        "base_url": "https://mirror.example.invalid/x/",
         "components": [
             {
                 "name": "hello-web",
@@ -515,3 +517,100 @@ def test_compare_releases(a, b, expected):
 def test_compare_releases_refuses_invalid():
     with pytest.raises(ManifestError, match="release 'latest' is not a valid version"):
         compare_releases("latest", "1.0")
+
+
+# -- threat 22: full-match name patterns ----------------------------------------------------------
+
+def _set(path, value):
+    data = base()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path,value,text", [
+    (("release",), "2026.11.0\n", "release '2026.11.0\n' is not allowed"),
+    (("components", 0, "version"), "1.2.0\n", "version '1.2.0\n' is not allowed"),
+    (("components", 1, "name"), "redis\n", "invalid name 'redis\\n'"),
+    (("components", 1, "artifacts", 0, "name"), "redis.bin\n", "invalid file name 'redis.bin\\n'"),
+    (("components", 0, "requires", "components"), {"redis\n": ">=7"}, "invalid component 'redis\\n'"),
+    (("components", 0, "requires", "host"), {"docker\n": ">=20"}, "invalid capability 'docker\\n'"),
+    (("components", 0, "artifacts", 0, "sha256"), SHA256 + "\n", "malformed sha256"),
+    (("components", 1, "name"), "redis\x85", "invalid name 'redis\\x85'"),
+])
+def test_row22_trailing_newline_and_c1_in_manifest_names(path, value, text):
+    """Row 22: '$' matched before a final newline, so '1.2.0\\n' passed the patterns and became a
+    directory name on hosts; every name is now matched whole (re.fullmatch, \\Z)."""
+    with pytest.raises(ManifestError) as info:
+        load(_set(path, value))
+    assert text in info.value.reason
+
+
+# -- threat 23: artifact locations stay under the manifest's base or its declared base_url ----------
+
+def _one_artifact(url, base_url=None):
+    data = base()
+    data.pop("base_url")
+    if base_url is not None:
+        data["base_url"] = base_url
+    data["components"] = [{"name": "web", "version": "1.0.0", "kind": "files",
+                           "artifacts": [{"name": "web.bin", "url": url, "sha256": SHA256, "size": 1}]}]
+    return data
+
+
+@pytest.mark.parametrize("url,text", [
+    ("file:///etc/passwd", "is a controller file, but the manifest was not read from one"),
+    ("file:web.bin", "is a controller file"),
+    ("../../etc/passwd", "is outside the release"),
+    ("../2026.10.0/web.bin", "is outside the release"),
+    ("%2e%2e/%2e%2e/secret", "'..' or '.' segment"),
+    ("sub/%2E%2E/%2e%2e/x", "'..' or '.' segment"),
+    ("https://evil.example.invalid/bundles/2026.11.0/web.bin", "is outside the release"),
+    ("http://releases.example.invalid/bundles/2026.11.0/web.bin", "is outside the release"),
+    ("//evil.example.invalid/web.bin", "is outside the release"),
+])
+def test_row23_remote_manifest_cannot_name_files_outside_its_base(url, text):
+    """Row 23: a manifest read from a server may not name controller files (file://) nor reach out of
+    its directory ('../', percent-encoded dots, another host or scheme)."""
+    with pytest.raises(ManifestError) as info:
+        load(_one_artifact(url))
+    assert text in info.value.reason
+    assert info.value.component == "web"
+
+
+def test_row23_declared_base_url_allows_a_mirror():
+    """Row 23: the base_url the release declares is the other allowed root; only http(s)."""
+    mirror = "https://mirror.example.invalid/pool/"
+    manifest = load(_one_artifact(mirror + "web/web.bin", base_url=mirror))
+    assert manifest.components[0].artifacts[0].url == mirror + "web/web.bin"
+    assert load(_one_artifact("web.bin", base_url=mirror)).components[0].artifacts[0].url == SOURCE.rsplit("/", 1)[0] + "/web.bin"
+    with pytest.raises(ManifestError, match="is outside the release"):
+        load(_one_artifact("https://mirror.example.invalid/other/web.bin", base_url=mirror))
+    for declared in ("file:///etc/", "ftp://mirror.example.invalid/", "pool/"):
+        with pytest.raises(ManifestError, match="base_url .* must be an http:// or https:// URL"):
+            load(_one_artifact(mirror + "web.bin", base_url=declared))
+
+
+def test_row23_local_manifest_file_artifacts_are_contained(tmp_path):
+    """Row 23: a local manifest may use file:// and relative locations, but only inside its directory,
+    and not through a symlink that leads out of it."""
+    release = tmp_path / "release"
+    (release / "sub").mkdir(parents=True)
+    (release / "web.bin").write_bytes(b"x")
+    (tmp_path / "secret").write_bytes(b"s")
+    os.symlink(str(tmp_path / "secret"), str(release / "leak.bin"))
+    url = (release / "manifest.yaml").as_uri()
+
+    def parse(location):
+        return load(_one_artifact(location), source=url, base_url=url).components[0].artifacts[0].url
+
+    assert parse("web.bin") == (release / "web.bin").as_uri()
+    assert parse((release / "web.bin").as_uri()) == (release / "web.bin").as_uri()
+    for location, text in (("../secret", "is outside the release"), ((tmp_path / "secret").as_uri(), "is outside the release"),
+                           ("file:///etc/passwd", "is outside the release"), ("leak.bin", "through a symlink"),
+                           ("sub/%2e%2e/%2e%2e/secret", "'..' or '.' segment")):
+        with pytest.raises(ManifestError) as info:
+            parse(location)
+        assert text in info.value.reason, location

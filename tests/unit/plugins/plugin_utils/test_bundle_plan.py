@@ -176,3 +176,60 @@ def test_compatibility_host_capabilities():
     assert compatibility([web], {}, {"docker": "20.10.24+dfsg1"}) == [
         "web 1.0 requires host docker >=24, but the host has 20.10.24+dfsg1"]
     assert compatibility([web], {}, {}, check_host=False) == []
+
+
+# -- issue 16 item 8: how to go on after a rollback; changed content under an unchanged version ------
+
+def test_downgrade_refusal_says_how_to_go_on_and_names_the_recorded_release():
+    """Issue 16 item 8 (a): after a rollback (or an upgrade run with another manifest) the next plain
+    deploy was refused as a downgrade with no hint. The message names the release recorded at the
+    destination, the option that allows it (and its role variable) and the release to deliver instead."""
+    with pytest.raises(RollbackError) as info:
+        rollback_check("2026.1.0", "2026.2.0", False, DEST, recorded="2026.1.0")
+    text = info.value.reason
+    assert "release 2026.1.0 is lower than release 2026.2.0, the highest already accepted at %s" % DEST in text
+    assert "the release recorded there now is 2026.1.0" in text
+    assert "deliver release 2026.2.0 or later" in text
+    assert "set allow_downgrade: true (bundle_allow_downgrade=true" in text
+    assert "the highest accepted release stays 2026.2.0" in text
+    # Without a rollback in between the recorded release is the highest: not repeated.
+    with pytest.raises(RollbackError) as info:
+        rollback_check("2026.1.0", "2026.2.0", False, DEST, recorded="2026.2.0")
+    assert "recorded there now" not in info.value.reason and "deliver release 2026.2.0 or later" in info.value.reason
+
+
+def test_changed_artifacts_under_an_unchanged_version_are_refused(tmp_path):
+    """Issue 16 item 8 (b): a release rebuilt with the same release and component versions but other
+    content was re-delivered silently. Refused with an integrity error naming the component, the
+    version and the artifact (current and kept versions), unless allow_republish."""
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import IntegrityError
+    from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan import refuse_republished, republished
+
+    dest = str(tmp_path / "dest")
+    v1 = _host_artifact(tmp_path, "app.bin", b"one")
+    install_release(dest, "1", [{"name": "app", "version": "1.0", "kind": "files", "artifacts": [v1]}], now=1)
+    installed = Destination(dest).installed()
+
+    def offered(version, content, name="app.bin"):
+        return Component("app", version, "files", [Artifact(name, name, "sha256", hashlib.sha256(content).hexdigest(),
+                                                            len(content), False)], {}, {})
+
+    assert republished([offered("1.0", b"one")], installed) == []  # the same release again: fine
+    assert republished([offered("2.0", b"two")], installed) == []  # a new version: fine
+    rebuilt = offered("1.0", b"ONE")
+    with pytest.raises(IntegrityError) as info:
+        refuse_republished([rebuilt], installed, False, dest)
+    err = info.value
+    assert err.component == "app" and err.to_dict()["kind"] == "integrity"
+    assert "app 1.0 is already installed from other artifacts than this release offers under the same version" in err.reason
+    assert "artifact app.bin has sha256 %s instead of %s" % (hashlib.sha256(b"ONE").hexdigest(), v1["sha256"]) in err.reason
+    assert "set allow_republish: true" in err.reason
+    assert refuse_republished([rebuilt], installed, True, dest) == republished([rebuilt], installed)
+    # An artifact added under the same version, and a kept (not current) version rebuilt.
+    assert "artifact extra.bin is new" in republished(
+        [Component("app", "1.0", "files", rebuilt.artifacts[:0] + offered("1.0", b"one").artifacts +
+                   offered("1.0", b"x", name="extra.bin").artifacts, {}, {})], installed)[0]
+    v2 = _host_artifact(tmp_path, "app2.bin", b"two")
+    install_release(dest, "2", [{"name": "app", "version": "2.0", "kind": "files", "artifacts": [v2]}], now=2)
+    with pytest.raises(IntegrityError, match="app 1.0 is already installed"):
+        refuse_republished([rebuilt], Destination(dest).installed(), False, dest)
