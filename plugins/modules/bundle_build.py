@@ -24,7 +24,7 @@ description:
   - Meant to run where releases are built (the controller or a CI job), usually delegated
     to C(localhost). Archiving uses the Python standard library. Signing needs the
     C(cryptography) library, which ansible-core depends on.
-  - When the task runs on the controller (C(delegate_to: localhost) or a local connection),
+  - When the task runs on the controller (delegated to C(localhost), or a local connection),
     the action plugin first checks each component of kind C(compose) for what would fail at
     deploy time with the groundwork.infra.compose_app role and fails, building nothing, naming
     each problem - no compose file (C(compose.yaml), C(compose.yml), C(docker-compose.yaml) or

@@ -43,7 +43,7 @@ def image_id_of(manifest_entry, tarball="the tarball"):
 def split_reference(image):
     """``name[:tag][@sha256:...]`` -> (``name:tag``, digest or ''); a name without tag or digest
     gets ``:latest`` as Docker gives it."""
-    ref, _, digest = image.partition("@")
+    ref, dummy, digest = image.partition("@")
     if ":" not in ref.rsplit("/", 1)[-1] and not digest:
         ref += ":latest"
     return ref, digest
