@@ -24,10 +24,18 @@ description:
   - Meant to run where releases are built (the controller or a CI job), usually delegated
     to C(localhost). Archiving uses the Python standard library. Signing needs the
     C(cryptography) library, which ansible-core depends on.
+  - When the task runs on the controller (delegated to C(localhost), or a local connection),
+    the action plugin first checks each component of kind C(compose) for what would fail at
+    deploy time with the groundwork.infra.compose_app role and fails, building nothing, naming
+    each problem - no compose file (C(compose.yaml), C(compose.yml), C(docker-compose.yaml) or
+    C(docker-compose.yml)), an C(env_file) that is absolute, outside the project directory or
+    missing, or a service image that is in none of the C(images/*.tar) tarballs (by tag, or by
+    image ID for an image pinned by digest only).
 author:
   - groundwork.infra maintainers (@groundwork-infra)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
@@ -37,6 +45,13 @@ attributes:
     details: Shows the manifest before and after.
   platform:
     platforms: posix
+  action:
+    support: full
+    details: The action plugin checks compose components on the controller, then runs the module.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
 options:
   dest:
     description:

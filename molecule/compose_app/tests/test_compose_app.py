@@ -66,13 +66,43 @@ def test_images_were_loaded_once():
     with open(log) as handle:
         runs = [line.split() for line in handle if line.strip()]
     real = [fields[2] for fields in runs if fields[1] == "run"]
-    assert real == ["hello-compose-1.0.0.tar", "-"], runs
+    assert real == ["hello-compose-1.0.0.tar,hello-store-1.tar", "-"], runs
 
 
-def test_image_is_present_without_a_registry(host):
-    image = host.run("docker image inspect --format '{{json .RepoTags}}' groundwork/hello-compose:1.0.0")
-    assert image.rc == 0
-    assert "groundwork/hello-compose:1.0.0" in json.loads(image.stdout)
+def _built_ids():
+    with open(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "compose-test", "image-ids.json")) as handle:
+        return json.load(handle)["1.0.0"]
+
+
+def test_digest_pinned_services_run_the_bundle_images(host):
+    # docker-compose.yml pins name:tag@sha256:<image ID>; docker load records no repository
+    # digest, so the role runs the bundle's image by its tag (compose.groundwork.yaml).
+    ids = _built_ids()
+    compose_file = host.file(DEST + "/" + PROJECT + "/1.0.0/docker-compose.yml").content_string
+    assert "groundwork/hello-store:1@" + ids["store"] in compose_file
+    for service in ("web", "store"):
+        image = host.run("docker inspect --format '{{.Image}}' %s-%s-1" % (PROJECT, service))
+        assert image.stdout.strip() == ids[service]
+    override = host.file(CONFIG + "/compose.groundwork.yaml").content_string
+    assert '"store":\n    image: "groundwork/hello-store:1"' in override
+
+
+def test_env_files_of_the_services_are_read_relative_to_the_project(host):
+    env = _compose(host, "exec", "-T", "store", "sh", "-c", "'echo $STORE_MODE $STORE_PORT'")
+    assert env.stdout.strip() == "serve 8000"
+    web = _compose(host, "exec", "-T", "web", "sh", "-c", "'echo $STORE_URL'")
+    assert web.stdout.strip() == "http://store:8000"
+
+
+def test_named_volumes_and_two_networks(host):
+    volumes = host.run("docker volume ls --quiet --filter label=com.docker.compose.project=%s" % PROJECT)
+    assert sorted(volumes.stdout.split()) == [PROJECT + "_store-data", PROJECT + "_web-cache"]
+    store_nets = host.run("docker inspect --format '{{json .NetworkSettings.Networks}}' %s-store-1" % PROJECT)
+    web_nets = host.run("docker inspect --format '{{json .NetworkSettings.Networks}}' %s-web-1" % PROJECT)
+    assert sorted(json.loads(store_nets.stdout)) == [PROJECT + "_backend"]
+    assert sorted(json.loads(web_nets.stdout)) == [PROJECT + "_backend", PROJECT + "_frontend"]
+    internal = host.run("docker network inspect --format '{{.Internal}}' %s_backend" % PROJECT)
+    assert internal.stdout.strip() == "true"
 
 
 def test_daemon_json(host):
