@@ -33,11 +33,10 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
     RollbackError,
     StorageError,
 )
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, open_verified_in_place
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, hash_file, open_verified_in_place
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
     Limits,
     extract_archive,
-    tree_inventory,
     verify_tree,
 )
 
@@ -53,12 +52,49 @@ def _storage_error(exc, what, component=None, file=None):
     return StorageError("%s failed: %s" % (what, exc), component=component, file=file)
 
 
+class JsonLines(object):
+    """A list kept on disk: a file of one JSON value per line (an install record's inventory).
+
+    _write_json_atomic writes it as a JSON array, line by line, so a record of any number
+    of entries is written without holding them in memory.
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    def __iter__(self):
+        with open(self.path, "r") as handle:
+            for line in handle:
+                yield json.loads(line)
+
+
+def _dump(data, handle):
+    """json.dump(data, indent=2, sort_keys=True), with the JsonLines values of a dict streamed from their files."""
+    streamed = sorted(key for key, value in data.items() if isinstance(value, JsonLines)) if isinstance(data, dict) else []
+    if not streamed:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        return
+    handle.write("{")
+    for index, key in enumerate(sorted(data)):
+        handle.write("%s\n  %s: " % ("," if index else "", json.dumps(key)))
+        value = data[key]
+        if isinstance(value, JsonLines):
+            handle.write("[")
+            with open(value.path, "r") as lines:
+                for number, line in enumerate(lines):
+                    handle.write("%s\n    %s" % ("," if number else "", line.rstrip("\n")))
+            handle.write("\n  ]")
+        else:
+            handle.write(json.dumps(value, indent=2, sort_keys=True).replace("\n", "\n  "))
+    handle.write("\n}")
+
+
 def _write_json_atomic(path, data, mode=0o644):
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
+            _dump(data, handle)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -239,7 +275,9 @@ class Destination(object):
 
     # -- install -----------------------------------------------------------
     def stage_component(self, component, limits, staging, full=False):
-        """Verify and unpack one component's artifacts into ``staging``; return (tree, stats).
+        """Verify and unpack one component's artifacts into ``staging``; return (tree, inventory, stats).
+
+        ``inventory`` is a JsonLines file in ``staging``: the record's entries, written while unpacking.
 
         Unless ``full``, an archive read in place whose verified stamp (``<src>.stamp``, as the
         controller's artifact cache writes it) vouches for the open file is not hashed again.
@@ -250,7 +288,18 @@ class Destination(object):
         files = os.path.join(staging, "files")
         os.mkdir(files, 0o700)
         stats = {"files": 0, "bytes": 0, "artifacts": []}
-        known = {}  # relative path -> (sha256, size) of files this run wrote and hashed on the way
+        # The install record's inventory, one JSON line per entry as it is written (threat row 26:
+        # memory does not grow with the number of members).
+        inventory_path = os.path.join(staging, "inventory.jsonl")
+        inventory = os.fdopen(os.open(inventory_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w")
+        with inventory:
+            self._stage_artifacts(component, limits, staging, tree, files, stats, inventory, full)
+        os.chmod(tree, 0o755)
+        fsync_dir(tree)  # the entries moved in above; what is below them was made durable by extract_archive
+        return tree, JsonLines(inventory_path), stats
+
+    def _stage_artifacts(self, component, limits, staging, tree, files, stats, inventory, full):
+        name = component["name"]
         for index, art in enumerate(component["artifacts"]):
             algorithm = "sha512" if art.get("sha512") else "sha256"
             digest = art.get(algorithm)
@@ -273,6 +322,7 @@ class Destination(object):
                             if not art.get("unpack"):
                                 # This file itself becomes part of the release. A copy of an archive is
                                 # removed after unpacking, so flushing it to disk would buy nothing.
+                                os.fchmod(dst.fileno(), 0o755 if art.get("executable") else 0o644)
                                 os.fsync(dst.fileno())
             except (IOError, OSError) as exc:
                 if exc.errno == errno.ENOENT:
@@ -289,13 +339,13 @@ class Destination(object):
                 try:
                     os.mkdir(target, 0o700)
                     extracted = extract_archive(source.name if source is not None else local, target, alimits,
-                                                component=name, file=art["name"], fileobj=source)
+                                                component=name, file=art["name"], fileobj=source, inventory=inventory)
                 except OSError as exc:
                     raise _storage_error(exc, "extracting", component=name, file=art["name"])
                 finally:
                     if source is not None:
                         source.close()
-                known.update(extracted["sha256"])
+                stats["files"] += extracted["files"]
                 for entry in sorted(os.listdir(target)):
                     if os.path.lexists(os.path.join(tree, entry)):
                         raise ArchiveError("'%s' is provided by more than one artifact" % entry, component=name, file=art["name"])
@@ -306,15 +356,13 @@ class Destination(object):
             else:
                 if os.path.lexists(os.path.join(tree, art["name"])):
                     raise ArchiveError("'%s' is provided by more than one artifact" % art["name"], component=name, file=art["name"])
-                os.chmod(local, 0o755 if art.get("executable") else 0o644)
-                os.rename(local, os.path.join(tree, art["name"]))
-                if algorithm == "sha256":
-                    known[art["name"]] = (copied["digest"], copied["bytes"])
-        os.chmod(tree, 0o755)
-        fsync_dir(tree)  # the entries moved in above; the files and directories below were synced when written
-        inventory = tree_inventory(tree, known=known)
-        stats["files"] = sum(1 for item in inventory if item.get("type") == "file")
-        return tree, inventory, stats
+                placed = os.path.join(tree, art["name"])
+                os.rename(local, placed)
+                digest = copied["digest"] if algorithm == "sha256" else hash_file(placed, "sha256")[0]
+                inventory.write(json.dumps({"path": art["name"], "type": "file", "size": copied["bytes"],
+                                            "mode": 0o755 if art.get("executable") else 0o644, "sha256": digest, "target": None},
+                                           sort_keys=True) + "\n")
+                stats["files"] += 1
 
     def switch_current(self, name, version):
         """Point <component>/current at ``version`` with one atomic rename. Returns True if it moved."""

@@ -684,18 +684,15 @@ def test_full_verification_repairs_modified_file(b, dest):
 
 # -- durability (threat 12: a power cut, not only a kill) ---------------------------
 
-def test_installed_files_and_directories_are_synced_before_the_record(b, dest, monkeypatch):
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-each"])
+def test_installed_files_and_directories_are_synced_before_the_record(b, dest, syncfs, durable, monkeypatch):
     """Every file, directory and rename of a release reaches the disk before its record and the
-    state say it is installed: a power cut cannot leave a recorded release with lost bytes."""
-    synced = set()
-    real_fsync = os.fsync
-
-    def spy(fd):
-        st = os.fstat(fd)
-        synced.add((st.st_dev, st.st_ino))
-        return real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
+    state say it is installed: a power cut cannot leave a recorded release with lost bytes.
+    ``durable`` keeps the state (size, mode) each entry had when an fsync or a syncfs covered it:
+    an entry written or changed after that does not match."""
+    if not syncfs:
+        monkeypatch.setattr(_bundle_hash, "syncfs", lambda fd: False)
+    synced = durable(dest)
     checked = []
     real_write = _bundle_release._write_json_atomic
 
@@ -705,9 +702,9 @@ def test_installed_files_and_directories_are_synced_before_the_record(b, dest, m
             for root, dirs, files in os.walk(vdir):
                 for entry in [root] + [os.path.join(root, n) for n in files if not os.path.islink(os.path.join(root, n))]:
                     st = os.stat(entry)
-                    assert (st.st_dev, st.st_ino) in synced, "not synced before the record: %s" % entry
+                    assert (st.st_dev, st.st_ino, st.st_size, st.st_mode) in synced, "not synced before the record: %s" % entry
             parent = os.stat(os.path.dirname(vdir))
-            assert (parent.st_dev, parent.st_ino) in synced, "the rename into place was not synced"
+            assert (parent.st_dev, parent.st_ino, parent.st_size, parent.st_mode) in synced, "the rename into place was not synced"
             checked.append(data["name"])
         return real_write(path, data, mode)
 
@@ -719,7 +716,8 @@ def test_installed_files_and_directories_are_synced_before_the_record(b, dest, m
     install_release(dest, "1.0", [comp, gz], now=1)
     assert sorted(checked) == ["api", "web"]
     state_dir = os.stat(os.path.join(dest, ".groundwork"))
-    assert (state_dir.st_dev, state_dir.st_ino) in synced  # the rename of state.json into place
+    assert (state_dir.st_dev, state_dir.st_ino, state_dir.st_size, state_dir.st_mode) in synced  # the rename of state.json
+    assert ("syncfs" in synced.calls) is syncfs
 
 
 # -- lock (threat 13) ------------------------------------------------------------
