@@ -107,9 +107,21 @@ def _write_json_atomic(path, data, mode=0o644):
         raise
 
 
-def _read_json(path):
+def _skip_inventory_entry(obj):
+    """object_hook: drop the entries of an inventory (dicts with path and type) as they are parsed."""
+    return None if "path" in obj and "type" in obj else obj
+
+
+def _read_json(path, inventory=True):
+    """The JSON document at ``path`` (None if missing). ``inventory=False``: a record without its
+    inventory, parsed without holding its entries (memory does not grow with the members)."""
     try:
         with open(path, "r") as handle:
+            if not inventory:
+                data = json.load(handle, object_hook=_skip_inventory_entry)
+                if isinstance(data, dict):
+                    data.pop("inventory", None)
+                return data
             return json.load(handle)
     except (IOError, OSError) as exc:
         if exc.errno == errno.ENOENT:
@@ -162,8 +174,8 @@ class Destination(object):
             return None
         return target
 
-    def read_record(self, name, version):
-        return _read_json(self.record_path(name, version))
+    def read_record(self, name, version, inventory=True):
+        return _read_json(self.record_path(name, version), inventory=inventory)
 
     def installed(self, names=None, full=False):
         """Map component -> {current, versions, kind, release, requires, artifacts, intact, problems}."""
@@ -181,11 +193,11 @@ class Destination(object):
             current = self.current_version(name)
             version_artifacts = {}
             for version in versions:
-                version_artifacts[version] = (self.read_record(name, version) or {}).get("artifacts") or []
+                version_artifacts[version] = (self.read_record(name, version, inventory=False) or {}).get("artifacts") or []
             info = {"current": current, "versions": versions, "path": self.component_dir(name),
                     "version_artifacts": version_artifacts}
             if current:
-                record = self.read_record(name, current) or {}
+                record = self.read_record(name, current, inventory=full) or {}
                 info.update({
                     "version": current,
                     "kind": record.get("kind"),
@@ -204,7 +216,7 @@ class Destination(object):
     def is_installed(self, name, version, artifacts, full=False):
         """True when ``version`` is on disk with a record whose artifacts match (and, if full, the files too)."""
         vdir = self.version_dir(name, version)
-        record = self.read_record(name, version) if os.path.isdir(vdir) else None
+        record = self.read_record(name, version, inventory=full) if os.path.isdir(vdir) else None
         if not record:
             return False
         if _artifact_key(record.get("artifacts") or []) != _artifact_key(artifacts):
@@ -390,7 +402,7 @@ class Destination(object):
             if not entry.endswith(".json"):
                 continue
             version = entry[:-5]
-            record = self.read_record(name, version) or {}
+            record = self.read_record(name, version, inventory=False) or {}
             entries.append((record.get("installed_at") or 0, version))
         entries.sort(reverse=True)
         removed = []

@@ -358,6 +358,43 @@ def test_a_compressed_archive_is_read_and_decompressed_once(tmp_path, staging, m
         assert (staging / info.name).read_bytes() == data
 
 
+def plain_tar_bytes(members):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return raw.getvalue()
+
+
+def test_concatenated_gzip_members_and_zero_padding_are_read_like_gzip(tmp_path, staging):
+    """`cat a.gz b.gz` is one gzip stream to gzip(1) and Python's gzip module; zero bytes after
+    the last member are padding. The one-pass reader reads both the same way."""
+    members = [reg("a/one.bin", os.urandom(200000)), reg("a/two.txt", b"two\n" * 5000)]
+    data = plain_tar_bytes(members)
+    cut = 70000
+    path = tmp_path / "cat.tar.gz"
+    path.write_bytes(gzip.compress(data[:cut]) + gzip.compress(data[cut:], compresslevel=1) + b"\x00" * 1024)
+    result = ba.extract_archive(str(path), str(staging), ba.Limits())
+    assert result["files"] == 2
+    for info, content in members:
+        assert (staging / info.name).read_bytes() == content
+
+
+@pytest.mark.parametrize("where", ["crc", "length", "data"])
+def test_a_damaged_gzip_stream_is_refused_and_leaves_nothing(tmp_path, staging, where):
+    """The gzip trailer (CRC-32 and length of the data) is checked, as gzip(1) does: damage found
+    only at the end of the stream, after every member was written, still refuses the archive."""
+    data = plain_tar_bytes([reg("a.txt", b"alpha\n" * 1000), reg("b/c.txt", b"gamma\n" * 1000)])
+    packed = bytearray(gzip.compress(data))
+    offset = {"crc": len(packed) - 8, "length": len(packed) - 4, "data": len(packed) // 2}[where]
+    packed[offset] ^= 0x01
+    path = tmp_path / "damaged.tar.gz"
+    path.write_bytes(bytes(packed))
+    with pytest.raises(ArchiveError, match="not a readable tar archive"):
+        ba.extract_archive(str(path), str(staging), ba.Limits(), component="web", file="damaged.tar.gz")
+    assert os.listdir(staging) == []
+
+
 @pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "gzip"])
 def test_block_boundaries_and_the_plain_copier(tmp_path, staging, mode, monkeypatch):
     """Uncompressed archives are copied from the archive file itself, gzip ones from the decompressed
