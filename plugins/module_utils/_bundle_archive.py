@@ -178,6 +178,11 @@ class _BoundedStream:
             raise _Unsafe("a header asks for %s bytes at once (more than %d)" % (size, MAX_METADATA_READ))
         return self._stream.read(size)
 
+    def read_some(self, size):
+        """Up to ``size`` bytes of member data (BLOCK_SIZE at most), as the stream gives them."""
+        some = getattr(self._stream, "read_some", None)
+        return some(size) if some is not None else self.read(size)
+
     def seek(self, pos, whence=0):
         return self._stream.seek(pos, whence)
 
@@ -308,6 +313,22 @@ class _Inflate:
         self._buf = back + data if back else data
         self._off = len(back) + take
         return result
+
+    def read_some(self, size):
+        """Up to ``size`` bytes, at least one unless at the end: what is buffered, else the next
+        piece the decompressor gives, as it is (no joining of pieces, no copy)."""
+        have = len(self._buf) - self._off
+        if have:
+            take = min(have, size)
+            self._off += take
+            return self._buf[self._off - take:self._off] if (take < len(self._buf) or self._off != take) else self._buf
+        chunk = self._produce(size)
+        if chunk:
+            # The chunk becomes the buffer, read to its end: a seek back stays possible within it.
+            self._start += len(self._buf)
+            self._buf = chunk
+            self._off = len(chunk)
+        return chunk
 
     def tell(self):
         return self._start + self._off
@@ -624,7 +645,7 @@ def _stream_member(bounded, member, fd, hasher, hashing, budget, name, component
         raise ArchiveError("not a readable tar archive: cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
     while written < size:
         try:
-            chunk = bounded.read(min(BLOCK_SIZE, size - written))
+            chunk = bounded.read_some(min(BLOCK_SIZE, size - written))
         except (_Unsafe,) + _READ_ERRORS as exc:
             raise ArchiveError("not a readable tar archive: cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
         if not chunk:
