@@ -701,7 +701,8 @@ def _write_file(bounded, member, path, plan, budget, component, file, hashing=No
         if failure is not None:
             raise failure
         if written != plan["size"]:
-            raise ArchiveError("not a readable tar archive: member '%s' is truncated: got %d of %d bytes" % (_show(name), written, plan["size"]), component=component, file=file)
+            raise ArchiveError("not a readable tar archive: member '%s' is truncated: got %d of %d bytes" % (_show(name), written, plan["size"]),
+                               component=component, file=file)
         try:
             os.fchmod(fd, plan["mode"])
         except OSError as exc:

@@ -252,7 +252,6 @@ def fsync_dir(path):
         os.close(fd)
 
 
-
 _SYNCFS = []  # [libc syncfs function, or None when this system has none usable]
 
 
@@ -316,6 +315,7 @@ def sync_tree(root, root_fd):
                 fsync_dir(os.path.join(directory, name))
     os.fsync(root_fd)
     return "fsync"
+
 
 def _hash_sequential(readinto, update, limit):
     buf = bytearray(BLOCK_SIZE)
