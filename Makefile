@@ -133,11 +133,11 @@ demo-check: venv images collection-link ## The demo as a test: a fresh lab, scri
 e2e: venv collection-link ## tests/e2e against the lab that `make demo` left running
 	$(BIN)/pytest tests/e2e -q --junitxml=$(REPORTS)/e2e.xml $(PYTEST_ARGS)
 
-bench: venv images collection-link ## Benchmarks (1 GiB bundle, deploy on the lab): table + build/bench/results.json
+bench: venv images collection-link ## Benchmarks (shapes A gz 1 GiB, B xz, C 20,000 files, fan-out, memory, deploy on the lab): table + build/bench/results.json
 	$(PY) $(ROOT)/bench/bundle_bench.py --deploy $(BENCH_ARGS)
 
 bench-smoke: venv host-packages collection-link ## The benchmarks at a tiny size, only to check they still run
-	$(PY) $(ROOT)/bench/bundle_bench.py --size-mib 8 --small-mib 4 --runs 1 --hosts 2 --json $(BUILD)/bench/smoke.json
+	$(PY) $(ROOT)/bench/bundle_bench.py --size-mib 8 --xz-mib 4 --files 200 --fanout-mib 2 --hosts 1,2 --members 100,1000 --runs 1 --json $(BUILD)/bench/smoke.json
 
 demo-clean: ## Stop and remove the demo lab (containers, the server of make demo-next, build/demo, the fact cache build/facts)
 	if [ -f $(BUILD)/demo/server.pid ]; then kill "$$(cat $(BUILD)/demo/server.pid)" 2>/dev/null || true; fi

@@ -5,14 +5,19 @@ benchmarks still work; CI runs this one). Prints a table and writes the same fig
 as JSON. Every figure is a median over several runs, measured in one process so the
 ratios compare like with like on the same machine at the same time.
 
-1. fetch+verify+extract of one bundle from HTTP on 127.0.0.1: groundwork.infra.bundle_fetch
-   vs ansible.builtin.get_url (checksum: sha256:...) + ansible.builtin.unarchive, all over a
-   local connection; and, for information, bundle_fetch with become, the path of a host that
-   is not the controller (the artifact is transferred and hashed again on the host)
+1. fetch+verify+extract of the bundle shapes users ship, from HTTP on 127.0.0.1:
+   A: one random file in a gzip tar (bundle_build's default compression), B: the same in
+   an xz tar, C: many small files (1 to 8 KiB) in a gzip tar. Each side by side:
+   groundwork.infra.bundle_fetch over a local connection; bundle_fetch with become, the
+   path of a host that is not the controller (the artifact is transferred and hashed
+   again on the host); ansible.builtin.get_url (checksum: sha256:...) +
+   ansible.builtin.unarchive, the anchor; and the limit, `gzip -dc | tar -x && sync`
+   (`xz -dc` for B) of the same artifact already on disk
 2. hash throughput: hash_file() vs hashlib.sha256 over the same bytes in memory
 3. re-run with nothing changed: bytes downloaded and time of the bundle step
-4. fan-out: one bundle to N hosts, bytes served by the origin
-5. peak resident memory of the fetch/extract process for two bundle sizes
+4. fan-out: one bundle to 1, 4 and 16 hosts (local connection, one destination each):
+   wall time of the bundle step, bytes served by the origin, CPU per host
+5. peak resident memory of bundle_install for archives of 1,000 and 50,000 members
 6. deploy: first and second run of playbooks/deploy.yml on a fresh lab (optional, --deploy;
    a lab left by `make demo` is removed first, and the bench's lab afterwards)
 
@@ -21,12 +26,16 @@ These are measurements, not tests: nothing here fails on a slow machine.
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import shutil
+import random
+import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,22 +90,43 @@ def make_payload(work, size):
     """A directory with one incompressible file of ``size`` bytes (like an image tarball)."""
     src = os.path.join(work, "src-%d" % size)
     if not os.path.isdir(src):
-        os.makedirs(src)
-        with open(os.path.join(src, "payload.bin"), "wb") as handle:
+        os.makedirs(src + ".tmp", exist_ok=True)
+        with open(os.path.join(src + ".tmp", "payload.bin"), "wb") as handle:
             block = os.urandom(4 * MIB)
             left = size
             while left > 0:
                 chunk = block[:min(left, len(block))]
                 handle.write(chunk)
                 left -= len(chunk)
+        os.rename(src + ".tmp", src)
     return src
 
 
-def build_release(work, name, size):
-    src = make_payload(work, size)
+def make_small_files(work, count):
+    """A directory of ``count`` files of 1 to 8 KiB, 100 per directory (a web app, a chart repository)."""
+    src = os.path.join(work, "files-%d" % count)
+    if not os.path.isdir(src):
+        rng = random.Random(count)
+        pool = os.urandom(8192)
+        for index in range(count):
+            sub = os.path.join(src + ".tmp", "d%03d" % (index // 100))
+            if index % 100 == 0:
+                os.makedirs(sub, exist_ok=True)
+            size = rng.randint(1024, 8192)
+            with open(os.path.join(sub, "f%05d.txt" % index), "wb") as handle:
+                # Random-looking but compressible content, like source and config files.
+                handle.write((b"%d " % index + pool[:size // 2].hex().encode())[:size])
+        os.rename(src + ".tmp", src)
+    return src
+
+
+def build_release(work, name, src, compression):
+    """Build (once, then reuse) a release of ``src`` with bundle_build; return its URLs and digest."""
     dest = os.path.join(work, "www", name)
-    book = os.path.join(work, "build-%s.yml" % name)
-    write(book, """
+    if not os.path.exists(os.path.join(dest, "manifest.yaml")):
+        shutil.rmtree(dest, ignore_errors=True)
+        book = os.path.join(work, "build-%s.yml" % name)
+        write(book, """
 - hosts: localhost
   connection: local
   gather_facts: false
@@ -105,17 +135,18 @@ def build_release(work, name, size):
         dest: %s
         release: "1.0.0"
         components:
-          - {name: payload, version: "1.0.0", kind: files, src: %s, compression: none}
+          - {name: payload, version: "1.0.0", kind: files, src: %s, compression: %s}
       register: built
-""" % (dest, src))
-    playbook(book)
+""" % (dest, src, compression))
+        playbook(book)
     with open(os.path.join(dest, "manifest.yaml")) as handle:
         manifest = handle.read()
     digest = [line.split('"')[1] for line in manifest.splitlines() if line.strip().startswith("sha256:")][0]
     url_path = [line.split('"')[1] for line in manifest.splitlines() if line.strip().startswith("url:")][0]
     artifact_size = [int(line.split(":")[1]) for line in manifest.splitlines() if line.strip().startswith("size:")][0]
-    return {"manifest": "http://127.0.0.1:%d/%s/manifest.yaml" % (PORT, name),
-            "url": "http://127.0.0.1:%d/%s/%s" % (PORT, name, url_path), "digest": digest, "size": artifact_size}
+    return {"manifest": "http://127.0.0.1:%d/%s/manifest.yaml" % (PORT, name), "name": name, "compression": compression,
+            "url": "http://127.0.0.1:%d/%s/%s" % (PORT, name, url_path), "digest": digest, "size": artifact_size,
+            "file": os.path.join(dest, url_path)}
 
 
 def fetch_book(work, manifest, dest, cache, hosts="localhost", transfer=False):
@@ -147,7 +178,7 @@ def fetch_result(result):
     return task
 
 
-def anchor_book(work, url, digest, dest):
+def anchor_book(work, url, digest, dest, suffix):
     path = os.path.join(work, "anchor.yml")
     write(path, """
 - hosts: localhost
@@ -155,36 +186,55 @@ def anchor_book(work, url, digest, dest):
   gather_facts: false
   tasks:
     - ansible.builtin.file: {path: "%s/out", state: directory, mode: "0755"}
-    - ansible.builtin.get_url: {url: "%s", dest: "%s/payload.tar", checksum: "sha256:%s", mode: "0644"}
-    - ansible.builtin.unarchive: {src: "%s/payload.tar", dest: "%s/out", remote_src: true}
-""" % (dest, url, dest, digest, dest, dest))
+    - ansible.builtin.get_url: {url: "%s", dest: "%s/payload%s", checksum: "sha256:%s", mode: "0644"}
+    - ansible.builtin.unarchive: {src: "%s/payload%s", dest: "%s/out", remote_src: true}
+""" % (dest, url, dest, suffix, digest, dest, suffix, dest))
     return path
 
 
+def limit_run(release, dest):
+    """The floor: decompress and unpack the artifact already on disk, then make it durable."""
+    tool = "xz" if release["compression"] == "xz" else "gzip"
+    os.makedirs(dest)
+    start = time.perf_counter()
+    subprocess.run(["bash", "-c", 'set -o pipefail; %s -dc "$1" | tar -x -C "$2" && sync' % tool, "limit", release["file"], dest],
+                   check=True)
+    return time.perf_counter() - start
+
+
+SIDES = ("ours", "transfer", "anchor", "limit")
+
+
 def bench_fetch(work, runs, release):
+    """One shape: bundle_fetch (local, and with become), the anchor and the limit, turns rotated."""
     manifest, url, digest = release["manifest"], release["url"], release["digest"]
-    ours, anchor, transfer = [], [], []
+    suffix = os.path.basename(release["file"])[len("payload-1.0.0"):]
+    times = dict((side, []) for side in SIDES)
     checked = {}
-    sides = [("ours", ours), ("anchor", anchor), ("transfer", transfer)]
     for index in range(runs):
         # Rotate which side goes first, so none always runs right after another's writes.
-        order = sides[index % 3:] + sides[:index % 3]
-        for label, times in order:
+        order = SIDES[index % len(SIDES):] + SIDES[:index % len(SIDES)]
+        for label in order:
             dest = os.path.join(work, "run-%s-%d" % (label, index))
             shutil.rmtree(dest, ignore_errors=True)
-            if label == "anchor":
-                book = anchor_book(work, url, digest, dest)
+            if label == "limit":
+                times[label].append(limit_run(release, dest))
             else:
-                book = fetch_book(work, manifest, dest, os.path.join(dest, "cache"), transfer=label == "transfer")
-            elapsed, result = playbook(book)
-            times.append(elapsed)
-            if label != "anchor":
-                checked[label] = sorted(set(fetch_result(result).get("verified", {}).get("checked_by", [])))
+                if label == "anchor":
+                    book = anchor_book(work, url, digest, dest, suffix)
+                else:
+                    book = fetch_book(work, manifest, dest, os.path.join(dest, "cache"), transfer=label == "transfer")
+                elapsed, result = playbook(book)
+                times[label].append(elapsed)
+                if label != "anchor":
+                    checked[label] = sorted(set(fetch_result(result).get("verified", {}).get("checked_by", [])))
             shutil.rmtree(dest, ignore_errors=True)
-    return {"host_checked_by": checked, "bundle_fetch_s": statistics.median(ours), "get_url_unarchive_s": statistics.median(anchor),
-            "ratio": statistics.median(ours) / statistics.median(anchor), "runs": runs, "target": "<= 0.6",
-            "bundle_fetch_transfer_s": statistics.median(transfer),
-            "transfer_ratio": statistics.median(transfer) / statistics.median(anchor)}
+    med = dict((side, statistics.median(values)) for side, values in times.items())
+    return {"host_checked_by": checked, "runs": runs, "artifact_bytes": release["size"], "compression": release["compression"],
+            "bundle_fetch_s": med["ours"], "bundle_fetch_transfer_s": med["transfer"], "get_url_unarchive_s": med["anchor"],
+            "limit_s": med["limit"], "ratio": med["ours"] / med["anchor"], "limit_ratio": med["ours"] / med["limit"],
+            "transfer_ratio": med["transfer"] / med["anchor"], "transfer_limit_ratio": med["transfer"] / med["limit"],
+            "all_s": times}
 
 
 def bench_hash(work, size, runs):
@@ -227,17 +277,24 @@ def bench_rerun(work, manifest, log, runs):
             "rerun_downloaded_bytes": downloaded, "full_verify_rerun_s": full, "target": "0 bytes, no full re-hash"}
 
 
-def bench_fanout(work, manifest, log, hosts):
-    dest = os.path.join(work, "fanout")
-    shutil.rmtree(dest, ignore_errors=True)
-    inventory = os.path.join(work, "fanout.ini")
-    write(inventory, "[fan]\n" + "".join("host%d ansible_connection=local\n" % i for i in range(hosts)))
-    before = served_bytes(log, "/artifacts/")
-    book = fetch_book(work, manifest, dest, os.path.join(dest, "cache"), hosts="fan")
-    elapsed = playbook(book, inventory=inventory)[0]
-    served = served_bytes(log, "/artifacts/") - before
-    shutil.rmtree(dest, ignore_errors=True)
-    return {"hosts": hosts, "origin_bytes": served, "seconds": elapsed, "target": "one copy per run"}
+def bench_fanout(work, release, log, counts):
+    """One bundle to N hosts (local connection, a destination each, one controller cache)."""
+    out = []
+    for hosts in counts:
+        dest = os.path.join(work, "fanout")
+        shutil.rmtree(dest, ignore_errors=True)
+        inventory = os.path.join(work, "fanout.ini")
+        write(inventory, "[fan]\n" + "".join("host%d ansible_connection=local\n" % i for i in range(hosts)))
+        before = served_bytes(log, "/artifacts/")
+        book = fetch_book(work, release["manifest"], dest, os.path.join(dest, "cache"), hosts="fan")
+        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+        elapsed = playbook(book, inventory=inventory, extra={"ansible_forks": max(hosts, 5)})[0]
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        served = served_bytes(log, "/artifacts/") - before
+        shutil.rmtree(dest, ignore_errors=True)
+        out.append({"hosts": hosts, "origin_bytes": served, "seconds": elapsed,
+                    "cpu_s_per_host": (after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime) / hosts})
+    return {"runs": out, "artifact_bytes": release["size"], "target": "none yet (one copy from the origin per run)"}
 
 
 MEMORY_PROBE = r"""
@@ -248,7 +305,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_release i
 url, digest, size, work = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 got = ArtifactCache(os.path.join(work, "cache")).ensure(url, digest, size)
 install_release(os.path.join(work, "dest"), "1.0.0", [{"name": "payload", "version": "1.0.0", "kind": "files", "requires": {},
-                "artifacts": [{"name": "payload-1.0.0.tar", "src": got["path"], "sha256": digest, "size": size, "unpack": True}]}])
+                "artifacts": [{"name": "payload-1.0.0.tar.gz", "src": got["path"], "sha256": digest, "size": size, "unpack": True}]}])
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
 with open("/proc/self/status") as handle:
     hwm = [int(line.split()[1]) for line in handle if line.startswith("VmHWM:")][0]
@@ -256,18 +313,37 @@ print(json.dumps({"max_rss_kib": hwm}))
 """
 
 
-def bench_memory(work, releases):
+def make_members_release(work, members):
+    """A gzip tar of ``members`` small files (100 bytes, 100 per directory) served under www/; built with tarfile (fast)."""
+    name = "mem-%d" % members
+    path = os.path.join(work, "www", name, "payload-1.0.0.tar.gz")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tarfile.open(path + ".tmp", "w:gz", compresslevel=1, format=tarfile.PAX_FORMAT) as tar:
+            for index in range(members):
+                info = tarfile.TarInfo("d%04d/member-%06d.txt" % (index // 100, index))
+                data = (b"member %d " % index) * 10
+                info.size = len(data[:100])
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(data[:100]))
+        os.rename(path + ".tmp", path)
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    return {"url": "http://127.0.0.1:%d/%s/payload-1.0.0.tar.gz" % (PORT, name), "digest": digest, "size": os.path.getsize(path)}
+
+
+def bench_memory(work, counts):
     out = {}
-    for label, release in releases.items():
+    for members in counts:
+        release = make_members_release(work, members)
         url, digest, size = release["url"], release["digest"], release["size"]
-        probe = os.path.join(work, "mem-%s" % label)
+        probe = os.path.join(work, "mem-%d" % members)
         shutil.rmtree(probe, ignore_errors=True)
         os.makedirs(probe)
         proc = subprocess.run([sys.executable, "-c", MEMORY_PROBE, os.path.join(ROOT, "build", "collections"), url, digest,
                                str(size), probe], stdout=subprocess.PIPE, check=True)
-        out[label] = json.loads(proc.stdout.decode())["max_rss_kib"] / 1024.0
+        out["%d_members" % members] = json.loads(proc.stdout.decode())["max_rss_kib"] / 1024.0
         shutil.rmtree(probe, ignore_errors=True)
-    out["target"] = "the same for both sizes, below 64 MiB"
+    out["target"] = "<= 64 MiB and flat"
     return out
 
 
@@ -295,15 +371,21 @@ def bench_deploy():
     return data
 
 
+TARGETS = {"A": "<= 0.4 anchor, <= 1.5 limit", "B": "<= 0.6 anchor", "C": "<= 0.8 anchor"}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=1024, help="bundle size for the fetch, re-run and fan-out figures")
-    parser.add_argument("--small-mib", type=int, default=100, help="the smaller bundle of the memory figure")
+    parser.add_argument("--size-mib", type=int, default=1024, help="shape A: one random file in a gzip tar (also the re-run figure)")
+    parser.add_argument("--xz-mib", type=int, default=256, help="shape B: one random file in an xz tar")
+    parser.add_argument("--files", type=int, default=20000, help="shape C: this many files of 1 to 8 KiB in a gzip tar")
+    parser.add_argument("--fanout-mib", type=int, default=64, help="the gzip bundle of the fan-out figure")
+    parser.add_argument("--hosts", default="1,4,16", help="host counts of the fan-out figure")
+    parser.add_argument("--members", default="1000,50000", help="archive member counts of the memory figure")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--hosts", type=int, default=4)
     parser.add_argument("--deploy", action="store_true",
                         help="also time deploy.yml on a fresh lab (scripts/demo.sh); removes a running demo lab first, and the lab after")
-    parser.add_argument("--only", default="", help="comma separated figures to run (fetch, hash, rerun, fanout, memory); default all")
+    parser.add_argument("--only", default="", help="comma separated figures to run (A, B, C, hash, rerun, fanout, memory); default all")
     parser.add_argument("--json", default=os.path.join(ROOT, "build", "bench", "results.json"))
     args = parser.parse_args(argv)
 
@@ -321,23 +403,35 @@ def main(argv=None):
         def wanted(name):
             return not only or name in only
 
-        big = build_release(work, "big", args.size_mib * MIB)
-        small = build_release(work, "small", args.small_mib * MIB)
-        results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load_before": os.getloadavg()},
-                   "sizes_mib": {"big": args.size_mib, "small": args.small_mib}, "artifact_bytes": big["size"]}
-        if wanted("fetch"):
-            results["fetch_verify_extract"] = bench_fetch(work, args.runs, big)
+        results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load_before": os.getloadavg(),
+                               "uptime_before": uptime()},
+                   "sizes": {"A_mib": args.size_mib, "B_mib": args.xz_mib, "C_files": args.files, "fanout_mib": args.fanout_mib},
+                   "shapes": {}}
+        big = None
+        if wanted("A") or wanted("rerun"):
+            big = build_release(work, "a-gz-%d" % args.size_mib, make_payload(work, args.size_mib * MIB), "gz")
+        shapes = {"A": lambda: big,
+                  "B": lambda: build_release(work, "b-xz-%d" % args.xz_mib, make_payload(work, args.xz_mib * MIB), "xz"),
+                  "C": lambda: build_release(work, "c-files-%d" % args.files, make_small_files(work, args.files), "gz")}
+        for shape in ("A", "B", "C"):
+            if wanted(shape):
+                figure = bench_fetch(work, args.runs, shapes[shape]())
+                figure["target"] = TARGETS[shape]
+                figure["load"] = os.getloadavg()
+                results["shapes"][shape] = figure
         if wanted("hash"):
             results["hash_throughput"] = bench_hash(work, min(args.size_mib, 512) * MIB, max(args.runs, 3))
         if wanted("rerun"):
             results["rerun_unchanged"] = bench_rerun(work, big["manifest"], log, args.runs)
         if wanted("fanout"):
-            results["fan_out"] = bench_fanout(work, big["manifest"], log, args.hosts)
+            fan = build_release(work, "fan-gz-%d" % args.fanout_mib, make_payload(work, args.fanout_mib * MIB), "gz")
+            results["fan_out"] = bench_fanout(work, fan, log, [int(n) for n in args.hosts.split(",")])
         if wanted("memory"):
-            results["peak_rss_mib"] = bench_memory(work, {"%d_mib" % args.small_mib: small, "%d_mib" % args.size_mib: big})
+            results["peak_rss_mib"] = bench_memory(work, [int(n) for n in args.members.split(",")])
         if args.deploy:
             results["deploy"] = bench_deploy()
         results["machine"]["load_after"] = os.getloadavg()
+        results["machine"]["uptime_after"] = uptime()
     finally:
         server.terminate()
         server.wait()
@@ -345,48 +439,57 @@ def main(argv=None):
     with open(args.json, "w") as handle:
         json.dump(results, handle, indent=2, sort_keys=True)
     print_table(results)
-    print("\nload average before %.2f %.2f %.2f, after %.2f %.2f %.2f" % (tuple(results["machine"]["load_before"]) + tuple(results["machine"]["load_after"])))
+    print("\nload before: %s\nload after:  %s" % (results["machine"]["uptime_before"], results["machine"]["uptime_after"]))
     print("JSON: %s" % args.json)
     return 0
 
 
+def uptime():
+    return subprocess.run(["uptime"], stdout=subprocess.PIPE, check=False).stdout.decode().strip()
+
+
+SHAPE_LABELS = {"A": "A: %(A_mib)d MiB random, gz", "B": "B: %(B_mib)d MiB random, xz", "C": "C: %(C_files)d files 1-8 KiB, gz"}
+
+
 def print_table(results):
     rows = []
-    if "fetch_verify_extract" in results:
-        f = results["fetch_verify_extract"]
+    for shape, f in sorted(results.get("shapes", {}).items()):
         checked = f["host_checked_by"]
-        rows.append(("fetch+verify+extract %d MiB" % results["sizes_mib"]["big"], "bundle_fetch %.2f s vs get_url+unarchive %.2f s (host: %s)" % (
-            f["bundle_fetch_s"], f["get_url_unarchive_s"], "/".join(checked.get("ours", []))), "%.2f" % f["ratio"], f["target"]))
-        rows.append(("  same, host hashes its copy", "bundle_fetch with become, artifact transferred, %.2f s (host: %s)" % (
-            f["bundle_fetch_transfer_s"], "/".join(checked.get("transfer", []))), "%.2f" % f["transfer_ratio"],
-            "none (the path of hosts other than the controller)"))
+        rows.append((SHAPE_LABELS[shape] % results["sizes"],
+                     "bundle_fetch %.2f s | get_url+unarchive %.2f s | limit %.2f s (host: %s)" % (
+                         f["bundle_fetch_s"], f["get_url_unarchive_s"], f["limit_s"], "/".join(checked.get("ours", []))),
+                     "%.2f anchor, %.2f limit" % (f["ratio"], f["limit_ratio"]), f["target"]))
+        rows.append(("  same, become (transfer)", "bundle_fetch with become %.2f s (host: %s)" % (
+            f["bundle_fetch_transfer_s"], "/".join(checked.get("transfer", []))),
+            "%.2f anchor, %.2f limit" % (f["transfer_ratio"], f["transfer_limit_ratio"]), "none (hosts other than the controller)"))
     if "hash_throughput" in results:
         h = results["hash_throughput"]
         rows.append(("hash throughput", "hash_file %.0f MB/s vs hashlib in memory %.0f MB/s" % (h["hash_file_mb_s"], h["hashlib_memory_mb_s"]),
                      "%.2f" % h["ratio"], h["target"]))
     if "rerun_unchanged" in results:
         r = results["rerun_unchanged"]
-        rows.append(("re-run, nothing changed", "%d bytes downloaded, %.2f s (first %.2f s, verify=full %.2f s), changed=%d" % (
+        rows.append(("re-run A, nothing changed", "%d bytes downloaded, %.2f s (first %.2f s, verify=full %.2f s), changed=%d" % (
             r["rerun_downloaded_bytes"], r["rerun_s"], r["first_s"], r["full_verify_rerun_s"], r["rerun_changed"]),
             "%.2f" % (r["rerun_s"] / r["first_s"]), r["target"]))
     if "fan_out" in results:
         o = results["fan_out"]
-        one = results["artifact_bytes"]
-        rows.append(("fan-out to %d hosts" % o["hosts"], "origin served %d bytes (one copy: %d)" % (o["origin_bytes"], one),
-                     "%.2f copies" % (o["origin_bytes"] / float(one)), o["target"]))
+        for run in o["runs"]:
+            rows.append(("fan-out %d MiB gz to %d hosts" % (results["sizes"]["fanout_mib"], run["hosts"]),
+                         "%.2f s, origin served %d bytes, CPU %.2f s per host" % (run["seconds"], run["origin_bytes"], run["cpu_s_per_host"]),
+                         "%.2f copies" % (run["origin_bytes"] / float(o["artifact_bytes"])), o["target"]))
     if "peak_rss_mib" in results:
         m = results["peak_rss_mib"]
-        rows.append(("peak RSS fetch+extract", ", ".join("%s: %.1f MiB" % (k, v) for k, v in sorted(m.items()) if k != "target"), "",
-                     m["target"]))
+        rows.append(("peak RSS bundle_install", ", ".join("%s: %.1f MiB" % (k, v) for k, v in sorted(m.items(), key=lambda kv: len(kv[0]))
+                                                          if k != "target"), "", m["target"]))
     if "deploy" in results:
         d = results["deploy"]
         rows.append(("deploy.yml on the lab", "first %.1f s, second %.1f s (changed=%d)" % (d["first_s"], d["second_s"], d["second_changed"]),
                      "%.2f" % d["ratio"], d["target"]))
     width = max(len(r[0]) for r in rows)
-    print("%-*s | %-80s | %-11s | %s" % (width, "figure", "measured", "ratio", "target"))
-    print("-" * (width + 120))
+    print("%-*s | %-84s | %-22s | %s" % (width, "figure", "measured (medians)", "ratio", "target"))
+    print("-" * (width + 140))
     for row in rows:
-        print("%-*s | %-80s | %-11s | %s" % (width, row[0], row[1], row[2], row[3]))
+        print("%-*s | %-84s | %-22s | %s" % (width, row[0], row[1], row[2], row[3]))
 
 
 if __name__ == "__main__":

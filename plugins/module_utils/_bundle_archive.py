@@ -8,7 +8,9 @@ from __future__ import annotations
 import errno
 import gzip
 import hashlib
+import json
 import os
+import shutil
 import queue
 import stat
 import tarfile
@@ -25,8 +27,8 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash impo
     WRITE_BEHIND_STEP,
     HashWorker,
     WriteBehind,
-    fsync_dir,
     hash_file,
+    sync_tree,
 )
 
 try:  # Optional in some Python builds.
@@ -192,6 +194,11 @@ class _BoundedStream:
             raise _Unsafe("a header asks for %s bytes at once (more than %d)" % (size, MAX_METADATA_READ))
         return self._stream.read(size)
 
+    def read_some(self, size):
+        """Up to ``size`` bytes of member data (BLOCK_SIZE at most), as the stream gives them."""
+        some = getattr(self._stream, "read_some", None)
+        return some(size) if some is not None else self.read(size)
+
     def seek(self, pos, whence=0):
         return self._stream.seek(pos, whence)
 
@@ -205,6 +212,161 @@ class _BoundedStream:
     @staticmethod
     def seekable():
         return True
+
+
+# Compressed input is read from the archive file in pieces of INFLATE_READ bytes and
+# given to the decompressor INFLATE_FEED bytes at a time; each decompress call asks
+# for at least INFLATE_OUT bytes of output (at most what is wanted, or that).
+INFLATE_READ = BLOCK_SIZE
+INFLATE_FEED = 128 * 1024
+INFLATE_OUT = 256 * 1024
+# How far back a seek may go (tarfile reads the byte before its end offset to detect truncation).
+INFLATE_KEEP = 2 * tarfile.BLOCKSIZE
+
+
+class _Inflate:
+    """A gzip or xz stream decompressed with large reads, for tarfile and the member copy.
+
+    gzip.GzipFile and lzma.LZMAFile read the compressed file 8 KiB at a time and, on
+    incompressible data, return about that much per call; this reads INFLATE_READ at
+    a time and returns exactly what is asked for. Each decompress call is capped at
+    the bytes wanted, so a small archive cannot expand into a big buffer. Only what
+    one forward pass needs: read, tell, seek forward (decompress and drop) or back by
+    at most INFLATE_KEEP bytes. The gzip trailers (CRC-32, length) and the xz checks
+    are verified by zlib and lzma; concatenated gzip members and xz streams are read
+    like gzip and xz do, zero padding after them is skipped.
+    """
+
+    def __init__(self, raw, kind):
+        self._raw = raw
+        self._kind = kind
+        self._dec = self._decompressor()
+        self._input = memoryview(b"")  # compressed bytes read but not yet given to the decompressor
+        self._tail = b""  # what zlib left of the last piece given to it
+        self._buf = b""
+        self._start = 0  # stream position of self._buf[0]
+        self._off = 0  # read position in self._buf
+        self._end = False
+
+    def _decompressor(self):
+        if self._kind == "gz":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+
+    def _next_stream(self):
+        """After the end of one gzip member or xz stream: start the next one. False at the end of the data."""
+        rest = self._dec.unused_data + self._input.tobytes()
+        self._input = memoryview(b"")
+        while True:
+            rest = rest.lstrip(b"\x00")
+            if rest:
+                break
+            rest = self._raw.read(INFLATE_READ)
+            if not rest:
+                self._end = True
+                return False
+        self._dec = self._decompressor()
+        self._input = memoryview(rest)
+        return True
+
+    def _piece(self):
+        """The next compressed bytes for the decompressor; b"" at the end of the file."""
+        if self._tail:
+            piece, self._tail = self._tail, b""
+            return piece
+        if not len(self._input):
+            self._input = memoryview(self._raw.read(INFLATE_READ))
+        piece, self._input = self._input[:INFLATE_FEED], self._input[INFLATE_FEED:]
+        return piece
+
+    def _produce(self, want):
+        """Up to ``want`` new bytes of decompressed data; b"" at the end of the data."""
+        while not self._end:
+            dec = self._dec
+            if dec.eof:
+                if self._kind == "gz" and self._tail:
+                    self._input = memoryview(self._tail + self._input.tobytes())
+                    self._tail = b""
+                if not self._next_stream():
+                    break
+                continue
+            if self._kind == "xz" and not dec.needs_input:
+                piece = b""
+            else:
+                piece = self._piece()
+                if not len(piece):
+                    out = dec.decompress(b"", want)  # output the decompressor still holds back, if any
+                    if out:
+                        return out
+                    if not dec.eof:
+                        raise EOFError("compressed data ends before the end-of-stream marker")
+                    continue
+            out = dec.decompress(piece, want)
+            if self._kind == "gz":
+                self._tail = dec.unconsumed_tail
+            if out:
+                return out
+        return b""
+
+    def read(self, size):
+        end = self._off + size
+        if end <= len(self._buf):
+            self._off = end
+            return self._buf[end - size:end]
+        parts = [self._buf[self._off:]]
+        got = len(parts[0])
+        while got < size:
+            chunk = self._produce(max(size - got, INFLATE_OUT))
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        data = b"".join(parts) if len(parts) > 1 else parts[0]
+        take = min(size, len(data))
+        result = data[:take] if take < len(data) else data
+        back = self._buf[max(self._off - INFLATE_KEEP, 0):self._off] if take < INFLATE_KEEP else b""
+        self._start += self._off - len(back)
+        self._buf = back + data if back else data
+        self._off = len(back) + take
+        return result
+
+    def read_some(self, size):
+        """Up to ``size`` bytes, at least one unless at the end: what is buffered, else the next
+        piece the decompressor gives, as it is (no joining of pieces, no copy)."""
+        have = len(self._buf) - self._off
+        if have:
+            take = min(have, size)
+            self._off += take
+            return self._buf[self._off - take:self._off] if (take < len(self._buf) or self._off != take) else self._buf
+        chunk = self._produce(size)
+        if chunk:
+            # The chunk becomes the buffer, read to its end: a seek back stays possible within it.
+            self._start += len(self._buf)
+            self._buf = chunk
+            self._off = len(chunk)
+        return chunk
+
+    def tell(self):
+        return self._start + self._off
+
+    def seek(self, pos, whence=0):
+        if whence == 1:
+            pos += self.tell()
+        elif whence != 0:
+            raise OSError(errno.EINVAL, "a compressed archive is read forward only")
+        if pos < self._start:
+            raise OSError(errno.EINVAL, "a compressed archive is read forward only (seek back to %d from %d)" % (pos, self.tell()))
+        if pos <= self._start + len(self._buf):
+            self._off = pos - self._start
+            return pos
+        while self.tell() < pos:
+            if not self.read(min(pos - self.tell(), INFLATE_READ)):
+                break
+        return self.tell()
+
+    def close(self):
+        self._buf = self._tail = b""
+        self._input = memoryview(b"")
 
 
 @contextmanager
@@ -225,7 +387,7 @@ def _open_tar(path, component, file, fileobj=None):
             magic = raw.read(6)
             raw.seek(0)
             if magic[:2] == b"\x1f\x8b":
-                stream = gzip.GzipFile(fileobj=raw, mode="rb")
+                stream = _Inflate(raw, "gz")
             elif magic[:3] == b"BZh":
                 if bz2 is None:
                     raise ArchiveError("bzip2 archives are not supported by this Python", component=component, file=file)
@@ -233,7 +395,7 @@ def _open_tar(path, component, file, fileobj=None):
             elif magic == b"\xfd7zXZ\x00":
                 if lzma is None:
                     raise ArchiveError("xz archives are not supported by this Python", component=component, file=file)
-                stream = lzma.LZMAFile(raw, "rb")
+                stream = _Inflate(raw, "xz")
             else:
                 stream = raw
             if stream is not raw:
@@ -282,12 +444,18 @@ def _safe_mode(kind, mode):
 
 
 def _scan(tar, bounded, limits, component, file):
-    """Validate every member; return [(plan, TarInfo)] or raise ArchiveError. Writes nothing."""
+    """Validate the members one by one: yield (plan, TarInfo) for each once it is judged, or raise ArchiveError.
+
+    Writes nothing. A member is yielded only after every rule that its header and the
+    members before it can decide has passed; the rules that need the whole archive (the
+    final state of the symlinks, what follows the last member) are checked after the
+    last member, so a consumer that writes while iterating must write into a private
+    directory that it removes when this raises (extract_archive does).
+    """
     entries = {}  # parts -> kind
     implicit = set()  # directories implied by deeper members
     links = {}  # parts -> symlink target
     hardlink_target = {}  # parts -> parts of the regular file it shares
-    plans = []
     count = 0
     total = 0
     member = last = None
@@ -366,7 +534,7 @@ def _scan(tar, bounded, limits, component, file):
             linkname = "/".join(target)
         entries[parts] = kind
         implicit.update(parts[:depth] for depth in range(1, len(parts)))
-        plans.append((_plan(member, kind, parts, _safe_mode(kind, member.mode), linkname), member))
+        yield _plan(member, kind, parts, _safe_mode(kind, member.mode), linkname), member
 
     # Final state: a symlink added later can change where an earlier one leads.
     for parts, linkname in links.items():
@@ -376,7 +544,6 @@ def _scan(tar, bounded, limits, component, file):
             raise reject("/".join(parts), str(exc)) from None
 
     _check_end(tar, bounded, last, component, file)
-    return plans
 
 
 def _check_end(tar, bounded, last, component, file):
@@ -468,7 +635,7 @@ class _PlainCopier:
                 raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=self._component, file=self._file) from None
             if not count:
                 self._free.put(buf)
-                raise ArchiveError("member '%s' is truncated: got %d of %d bytes" % (_show(name), done, size),
+                raise ArchiveError("not a readable tar archive: member '%s' is truncated: got %d of %d bytes" % (_show(name), done, size),
                                    component=self._component, file=self._file)
             data = view[:count]
             if pipelined:
@@ -491,48 +658,54 @@ class _PlainCopier:
         return done
 
 
-def _stream_member(tar, member, fd, hasher, hashing, budget, name, component, file, flusher=None):
-    """Write one member's data read through tarfile (compressed archives); return the count."""
-    try:
-        source = tar.extractfile(member)
-    except _READ_ERRORS as exc:
-        raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
+def _stream_member(bounded, member, fd, hasher, hashing, budget, name, component, file, flusher=None):
+    """Write one member's data read from the decompressed stream (compressed archives); return the count.
+
+    The stream is at the member's data already (tarfile has just read its header), so
+    this reads it in BLOCK_SIZE pieces straight from the decompressor, not through
+    tarfile's file object and buffering.
+    """
+    size = member.size
+    if size > budget:
+        raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
     written = 0
-    with source:
-        while True:
-            try:
-                chunk = source.read(BLOCK_SIZE)
-            except (_Unsafe,) + _READ_ERRORS as exc:
-                raise ArchiveError("cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
-            if not chunk:
-                break
-            written += len(chunk)
-            if written > budget:
-                raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
-            if hashing is not None:
-                hashing.update(hasher, chunk)  # bytes: immutable, safe to hash while we write
-            else:
-                hasher.update(chunk)
-            view = memoryview(chunk)
-            try:
-                while len(view):
-                    view = view[os.write(fd, view):]
-            except OSError as exc:
-                raise _write_error(exc, name, component, file) from exc
-            if flusher is not None:
-                flusher.wrote(len(chunk))
+    try:
+        bounded.seek(member.offset_data)
+    except (_Unsafe,) + _READ_ERRORS as exc:
+        raise ArchiveError("not a readable tar archive: cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
+    while written < size:
+        try:
+            chunk = bounded.read_some(min(BLOCK_SIZE, size - written))
+        except (_Unsafe,) + _READ_ERRORS as exc:
+            raise ArchiveError("not a readable tar archive: cannot read member '%s': %s" % (_show(name), exc), component=component, file=file) from None
+        if not chunk:
+            break
+        written += len(chunk)
+        if hashing is not None:
+            hashing.update(hasher, chunk)  # bytes: immutable, safe to hash while we write
+        else:
+            hasher.update(chunk)
+        view = memoryview(chunk)
+        try:
+            while len(view):
+                view = view[os.write(fd, view):]
+        except OSError as exc:
+            raise _write_error(exc, name, component, file) from exc
+        if flusher is not None:
+            flusher.wrote(len(chunk))
     return written
 
 
-def _write_file(tar, member, path, plan, budget, component, file, hashing=None, copier=None):
+def _write_file(bounded, member, path, plan, budget, component, file, hashing=None, copier=None):
     """Write one regular file; return ``(bytes written, sha256 hasher)``. Removes the partial file on error.
 
     The sha256 of what is written is computed on the way (in ``hashing``, a HashWorker,
     when given), so the install record needs no second pass over the extracted files.
     With ``copier`` (an uncompressed archive) the data is read straight from the archive
-    file, else streamed through tarfile. The file is fsynced (data and mode) before it is
-    closed, so a release recorded as installed survives a power cut; big files are
-    written back while they are written (WriteBehind), which leaves that fsync little to do.
+    file, else from the decompressed stream. The file gets its mode before it is closed;
+    it is made durable with the whole tree afterwards (sync_tree in extract_archive). Big
+    files are written back while they are written (WriteBehind), which leaves that
+    little to do and reports a write-back error on the file it belongs to.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     name = plan["name"]
@@ -546,7 +719,7 @@ def _write_file(tar, member, path, plan, budget, component, file, hashing=None, 
     try:
         try:
             if copier is None:
-                written = _stream_member(tar, member, fd, hasher, hashing, budget, name, component, file, flusher)
+                written = _stream_member(bounded, member, fd, hasher, hashing, budget, name, component, file, flusher)
             elif plan["size"] > budget:
                 raise ArchiveError("archive content exceeds max_bytes while writing '%s'" % _show(name), component=component, file=file)
             else:
@@ -558,10 +731,10 @@ def _write_file(tar, member, path, plan, budget, component, file, hashing=None, 
         if failure is not None:
             raise failure
         if written != plan["size"]:
-            raise ArchiveError("member '%s' is truncated: got %d of %d bytes" % (_show(name), written, plan["size"]), component=component, file=file)
+            raise ArchiveError("not a readable tar archive: member '%s' is truncated: got %d of %d bytes" % (_show(name), written, plan["size"]),
+                               component=component, file=file)
         try:
             os.fchmod(fd, plan["mode"])
-            os.fsync(fd)
         except OSError as exc:
             raise _write_error(exc, name, component, file) from exc
         ok = True
@@ -586,14 +759,24 @@ def _set_mtime(path, mtime):
         os.utime(path, ns=(mtime * 1000000000, mtime * 1000000000))
 
 
-def extract_archive(path, target_dir, limits, component=None, file=None, fileobj=None):
-    """Scan, then extract into an existing, empty, private directory.
+def extract_archive(path, target_dir, limits, component=None, file=None, fileobj=None, inventory=None):
+    """Judge and extract the members one by one (one pass) into an existing, empty, private directory.
 
-    Returns dict(files, dirs, symlinks, bytes, sha256); ``files`` counts hardlinks too;
-    ``sha256`` maps the relative path of every regular file (and hardlink) to
-    ``(hexdigest, size)`` of the bytes written, for tree_inventory(known=...).
-    ``fileobj``: the archive already open (verified in place); it is left open.
-    Raises ArchiveError or StorageError; the caller removes target_dir then.
+    Each member is judged (_scan) before any of it is written, and the archive is
+    decompressed once. What only the whole archive can tell (the final state of its
+    symlinks, what follows the last member) is checked after the last member: when
+    anything fails, everything written below ``target_dir`` is removed before the error
+    is raised, so a refused archive leaves nothing. The tree is made durable in one step
+    at the end (sync_tree: one syncfs, or fsyncs after all is written).
+
+    Returns dict(files, dirs, symlinks, bytes, sha256); ``files`` counts hardlinks
+    too. Without ``inventory``, ``sha256`` maps the relative path of every regular file
+    (and hardlink) to ``(hexdigest, size)`` of the bytes written, for
+    tree_inventory(known=...). With ``inventory`` (a text file open for writing) one
+    JSON line per entry written (the entries of tree_inventory: path, type, size, mode,
+    sha256, target) goes there instead and ``sha256`` stays empty, so memory does not
+    grow with the number of members. ``fileobj``: the archive already open (verified
+    in place); it is left open. Raises ArchiveError or StorageError.
     """
     try:
         st = os.lstat(target_dir)
@@ -605,27 +788,55 @@ def extract_archive(path, target_dir, limits, component=None, file=None, fileobj
         raise ArchiveError("staging directory '%s' is not empty" % target_dir, component=component, file=file)
     target_dir = os.path.abspath(target_dir)
     result = {"files": 0, "dirs": 0, "symlinks": 0, "bytes": 0, "sha256": {}}
-    hashers = {}
+    # Opened before the first write: syncfs reports a write-back error that happens after this.
+    root_fd = os.open(target_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
     hashing = HashWorker()
+    done = False
     try:
-        _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing)
+        _extract(path, target_dir, limits, component, file, fileobj, result, hashing, inventory)
+        hashing.close()
+        try:
+            sync_tree(target_dir, root_fd)
+        except OSError as exc:
+            raise _write_error(exc, ".", component, file) from exc
+        done = True
     finally:
         hashing.close()
-    for name, (hasher, size) in hashers.items():
-        result["sha256"][name] = (hasher.hexdigest(), size)
+        os.close(root_fd)
+        if not done:
+            _empty(target_dir)
     return result
 
 
-def _extract(path, target_dir, limits, component, file, fileobj, result, hashers, hashing):
+def _empty(directory):
+    """Remove everything below ``directory`` (a refused or failed extraction), keep the directory."""
+    for entry in os.listdir(directory):
+        full = os.path.join(directory, entry)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full, ignore_errors=True)
+        else:
+            try:
+                os.unlink(full)
+            except OSError:
+                pass
+
+
+def _inventory_line(handle, path, kind, size, mode, sha256=None, target=None):
+    handle.write(json.dumps({"path": path, "type": kind, "size": size, "mode": mode, "sha256": sha256, "target": target},
+                            sort_keys=True) + "\n")
+
+
+def _extract(path, target_dir, limits, component, file, fileobj, result, hashing, inventory):
+    hashers = {}  # name -> (hasher, size), without ``inventory`` only
     with _open_tar(path, component, file, fileobj) as (tar, bounded):
-        plans = _scan(tar, bounded, limits, component, file)
         copier = None
         if bounded.plain is not None and hasattr(os, "preadv"):
             copier = _PlainCopier(bounded.plain, hashing, component, file)
-        for _plan_, member in plans:
-            _second_layer(member, target_dir, component, file)
         created_dirs = {}  # relative name -> (mode, mtime or None)
-        for plan, member in plans:
+        for plan, member in _scan(tar, bounded, limits, component, file):
+            # tarfile keeps every TarInfo it read (for getmembers()); nothing here needs them.
+            del tar.members[:]
+            _second_layer(member, target_dir, component, file)
             name = plan["name"]
             dest = os.path.join(target_dir, *name.split("/"))
             try:
@@ -645,28 +856,41 @@ def _extract(path, target_dir, limits, component, file, fileobj, result, hashers
                     os.symlink(plan["linkname"], dest)
                     _set_mtime(dest, plan["mtime"])
                     result["symlinks"] += 1
+                    if inventory is not None:
+                        _inventory_line(inventory, name, "symlink", len(os.fsencode(plan["linkname"])),
+                                        stat.S_IMODE(os.lstat(dest).st_mode), target=plan["linkname"])
                 elif plan["type"] == "hardlink":
                     source = os.path.join(target_dir, *plan["linkname"].split("/"))
                     if os.link in os.supports_follow_symlinks:
                         os.link(source, dest, follow_symlinks=False)
                     else:
                         os.link(source, dest)
-                    if plan["linkname"] in hashers:
+                    if inventory is not None:
+                        # Rare: read the file it shares again rather than keep every file's digest.
+                        digest, size = hash_file(dest, "sha256")
+                        _inventory_line(inventory, name, "file", size, stat.S_IMODE(os.lstat(dest).st_mode), sha256=digest)
+                    elif plan["linkname"] in hashers:
                         hashers[name] = hashers[plan["linkname"]]
                     result["files"] += 1
             except OSError as exc:
                 raise _write_error(exc, name, component, file) from exc
             if plan["type"] == "file":
                 # Files of a block or more are hashed by the helper thread, small ones here (no hand-over cost).
-                written, hasher = _write_file(tar, member, dest, plan, limits.max_bytes - result["bytes"], component, file,
-                                              hashing if plan["size"] >= BLOCK_SIZE else None, copier)
-                hashers[name] = (hasher, written)
+                big = plan["size"] >= BLOCK_SIZE
+                written, hasher = _write_file(bounded, member, dest, plan, limits.max_bytes - result["bytes"], component, file,
+                                              hashing if big else None, copier)
                 result["bytes"] += written
                 try:
                     _set_mtime(dest, plan["mtime"])
                 except OSError as exc:
                     raise _write_error(exc, name, component, file) from exc
                 result["files"] += 1
+                if inventory is None:
+                    hashers[name] = (hasher, written)
+                else:
+                    if big:
+                        hashing.drain()
+                    _inventory_line(inventory, name, "file", written, plan["mode"], sha256=hasher.hexdigest())
         # Deepest first, so setting a parent's mtime comes after its children changed it.
         for rel in sorted(created_dirs, key=lambda item: item.count("/"), reverse=True):
             mode, mtime = created_dirs[rel]
@@ -675,13 +899,13 @@ def _extract(path, target_dir, limits, component, file, fileobj, result, hashers
                 os.chmod(dest, mode)
                 if mtime is not None:
                     _set_mtime(dest, mtime)
-                fsync_dir(dest)
             except OSError as exc:
                 raise _write_error(exc, rel, component, file) from exc
-        try:
-            fsync_dir(target_dir)
-        except OSError as exc:
-            raise _write_error(exc, ".", component, file) from exc
+            if inventory is not None:
+                _inventory_line(inventory, rel, "dir", 0, mode)
+    hashing.close()
+    for name, (hasher, size) in hashers.items():
+        result["sha256"][name] = (hasher.hexdigest(), size)
 
 
 def _walk(src_dir):

@@ -162,7 +162,7 @@ class HashWorker:
             if item is None:
                 return
             hasher, data, done = item
-            if self._failure is None:
+            if self._failure is None and hasher is not None:
                 try:
                     hasher.update(data)
                 except BaseException as exc:  # pylint: disable=broad-except
@@ -174,6 +174,15 @@ class HashWorker:
         if self._failure is not None:
             raise self._failure
         self._queue.put((hasher, data, done))
+
+    def drain(self):
+        """Wait until every update queued so far is applied; raise the first failure."""
+        if self._thread is not None:
+            applied = threading.Event()
+            self._queue.put((None, None, applied.set))
+            applied.wait()
+        if self._failure is not None:
+            raise self._failure
 
     def close(self):
         """Wait for the queued updates; raise the first failure. Safe to call twice."""
@@ -241,6 +250,71 @@ def fsync_dir(path):
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_SYNCFS = []  # [libc syncfs function, or None when this system has none usable]
+
+
+def _syncfs_function():
+    """libc's syncfs(2), when the kernel reports write-back errors through it (Linux 5.8 and later)."""
+    if not _SYNCFS:
+        function = None
+        try:
+            release = os.uname().release.split("-")[0].split(".")
+            if os.uname().sysname == "Linux" and (int(release[0]), int(release[1])) >= (5, 8):
+                import ctypes  # pylint: disable=import-outside-toplevel
+                function = ctypes.CDLL(None, use_errno=True).syncfs
+                function.argtypes = [ctypes.c_int]
+                function.restype = ctypes.c_int
+        except (ImportError, OSError, AttributeError, ValueError, IndexError):
+            function = None
+        _SYNCFS.append(function)
+    return _SYNCFS[0]
+
+
+def syncfs(fd):
+    """Write back everything of the filesystem that holds ``fd`` (data, metadata, journal): syncfs(2).
+
+    Returns False when that is not available here (not Linux, or a kernel before 5.8,
+    whose syncfs did not report write-back errors); raises OSError when it fails. Since
+    Linux 5.8 syncfs reports a write-back error of that filesystem that happened after
+    ``fd`` was opened, so the caller opens ``fd`` before it writes.
+    """
+    function = _syncfs_function()
+    if function is None:
+        return False
+    if function(fd) != 0:
+        import ctypes  # pylint: disable=import-outside-toplevel
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return True
+
+
+def sync_tree(root, root_fd):
+    """Make a directory tree this run wrote durable: its files' data and modes, its directories' entries.
+
+    One syncfs() of the filesystem when it is available (``root_fd``: the tree's root,
+    opened before the first write); otherwise one fsync per file and directory, after
+    all of them are written (the file system can then write them back together instead
+    of one blocking flush per file while extracting). Raises OSError.
+    """
+    if syncfs(root_fd):
+        return "syncfs"
+    for directory, dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                continue
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for name in dirs:
+            if not os.path.islink(os.path.join(directory, name)):
+                fsync_dir(os.path.join(directory, name))
+    os.fsync(root_fd)
+    return "fsync"
 
 
 def _hash_sequential(readinto, update, limit):

@@ -34,13 +34,12 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
     RollbackError,
     StorageError,
 )
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, open_verified_in_place
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, hash_file, open_verified_in_place
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
     CHAINED_HEADERS,
     Limits,
     check_release_tree,
     extract_archive,
-    tree_inventory,
     verify_tree,
 )
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import open_regular
@@ -57,12 +56,49 @@ def _storage_error(exc, what, component=None, file=None):
     return StorageError("%s failed: %s" % (what, exc), component=component, file=file)
 
 
+class JsonLines(object):
+    """A list kept on disk: a file of one JSON value per line (an install record's inventory).
+
+    _write_json_atomic writes it as a JSON array, line by line, so a record of any number
+    of entries is written without holding them in memory.
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    def __iter__(self):
+        with open(self.path, "r") as handle:
+            for line in handle:
+                yield json.loads(line)
+
+
+def _dump(data, handle):
+    """json.dump(data, indent=2, sort_keys=True), with the JsonLines values of a dict streamed from their files."""
+    streamed = sorted(key for key, value in data.items() if isinstance(value, JsonLines)) if isinstance(data, dict) else []
+    if not streamed:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        return
+    handle.write("{")
+    for index, key in enumerate(sorted(data)):
+        handle.write("%s\n  %s: " % ("," if index else "", json.dumps(key)))
+        value = data[key]
+        if isinstance(value, JsonLines):
+            handle.write("[")
+            with open(value.path, "r") as lines:
+                for number, line in enumerate(lines):
+                    handle.write("%s\n    %s" % ("," if number else "", line.rstrip("\n")))
+            handle.write("\n  ]")
+        else:
+            handle.write(json.dumps(value, indent=2, sort_keys=True).replace("\n", "\n  "))
+    handle.write("\n}")
+
+
 def _write_json_atomic(path, data, mode=0o644):
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
+            _dump(data, handle)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -75,9 +111,21 @@ def _write_json_atomic(path, data, mode=0o644):
         raise
 
 
-def _read_json(path):
+def _skip_inventory_entry(obj):
+    """object_hook: drop the entries of an inventory (dicts with path and type) as they are parsed."""
+    return None if "path" in obj and "type" in obj else obj
+
+
+def _read_json(path, inventory=True):
+    """The JSON document at ``path`` (None if missing). ``inventory=False``: a record without its
+    inventory, parsed without holding its entries (memory does not grow with the members)."""
     try:
         with open(path, "r") as handle:
+            if not inventory:
+                data = json.load(handle, object_hook=_skip_inventory_entry)
+                if isinstance(data, dict):
+                    data.pop("inventory", None)
+                return data
             return json.load(handle)
     except (IOError, OSError) as exc:
         if exc.errno == errno.ENOENT:
@@ -130,8 +178,8 @@ class Destination(object):
             return None
         return target
 
-    def read_record(self, name, version):
-        return _read_json(self.record_path(name, version))
+    def read_record(self, name, version, inventory=True):
+        return _read_json(self.record_path(name, version), inventory=inventory)
 
     def installed(self, names=None, full=False):
         """Map component -> {current, versions, kind, release, requires, artifacts, intact, problems}."""
@@ -149,11 +197,11 @@ class Destination(object):
             current = self.current_version(name)
             version_artifacts = {}
             for version in versions:
-                version_artifacts[version] = (self.read_record(name, version) or {}).get("artifacts") or []
+                version_artifacts[version] = (self.read_record(name, version, inventory=False) or {}).get("artifacts") or []
             info = {"current": current, "versions": versions, "path": self.component_dir(name),
                     "version_artifacts": version_artifacts}
             if current:
-                record = self.read_record(name, current) or {}
+                record = self.read_record(name, current, inventory=full) or {}
                 info.update({
                     "version": current,
                     "kind": record.get("kind"),
@@ -172,7 +220,7 @@ class Destination(object):
     def is_installed(self, name, version, artifacts, full=False):
         """True when ``version`` is on disk with a record whose artifacts match (and, if full, the files too)."""
         vdir = self.version_dir(name, version)
-        record = self.read_record(name, version) if os.path.isdir(vdir) else None
+        record = self.read_record(name, version, inventory=full) if os.path.isdir(vdir) else None
         if not record:
             return False
         if _artifact_key(record.get("artifacts") or []) != _artifact_key(artifacts):
@@ -243,7 +291,9 @@ class Destination(object):
 
     # -- install -----------------------------------------------------------
     def stage_component(self, component, limits, staging, full=False):
-        """Verify and unpack one component's artifacts into ``staging``; return (tree, stats).
+        """Verify and unpack one component's artifacts into ``staging``; return (tree, inventory, stats).
+
+        ``inventory`` is a JsonLines file in ``staging``: the record's entries, written while unpacking.
 
         Unless ``full``, an archive read in place whose verified stamp (``<src>.stamp``, as the
         controller's artifact cache writes it) vouches for the open file is not hashed again.
@@ -254,7 +304,18 @@ class Destination(object):
         files = os.path.join(staging, "files")
         os.mkdir(files, 0o700)
         stats = {"files": 0, "bytes": 0, "artifacts": []}
-        known = {}  # relative path -> (sha256, size) of files this run wrote and hashed on the way
+        # The install record's inventory, one JSON line per entry as it is written (threat row 26:
+        # memory does not grow with the number of members).
+        inventory_path = os.path.join(staging, "inventory.jsonl")
+        inventory = os.fdopen(os.open(inventory_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w")
+        with inventory:
+            self._stage_artifacts(component, limits, staging, tree, files, stats, inventory, full)
+        os.chmod(tree, 0o755)
+        fsync_dir(tree)  # the entries moved in above; what is below them was made durable by extract_archive
+        return tree, JsonLines(inventory_path), stats
+
+    def _stage_artifacts(self, component, limits, staging, tree, files, stats, inventory, full):
+        name = component["name"]
         for index, art in enumerate(component["artifacts"]):
             algorithm = "sha512" if art.get("sha512") else "sha256"
             digest = art.get(algorithm)
@@ -277,6 +338,7 @@ class Destination(object):
                             if not art.get("unpack"):
                                 # This file itself becomes part of the release. A copy of an archive is
                                 # removed after unpacking, so flushing it to disk would buy nothing.
+                                os.fchmod(dst.fileno(), 0o755 if art.get("executable") else 0o644)
                                 os.fsync(dst.fileno())
             except (IOError, OSError) as exc:
                 if exc.errno == errno.ENOENT:
@@ -293,7 +355,7 @@ class Destination(object):
                 try:
                     os.mkdir(target, 0o700)
                     extracted = extract_archive(source.name if source is not None else local, target, alimits,
-                                                component=name, file=art["name"], fileobj=source)
+                                                component=name, file=art["name"], fileobj=source, inventory=inventory)
                 except OSError as exc:
                     raise _storage_error(exc, "extracting", component=name, file=art["name"])
                 except RecursionError:
@@ -302,7 +364,7 @@ class Destination(object):
                 finally:
                     if source is not None:
                         source.close()
-                known.update(extracted["sha256"])
+                stats["files"] += extracted["files"]
                 for entry in sorted(os.listdir(target)):
                     if os.path.lexists(os.path.join(tree, entry)):
                         raise ArchiveError("'%s' is provided by more than one artifact" % entry, component=name, file=art["name"])
@@ -316,15 +378,13 @@ class Destination(object):
             else:
                 if os.path.lexists(os.path.join(tree, art["name"])):
                     raise ArchiveError("'%s' is provided by more than one artifact" % art["name"], component=name, file=art["name"])
-                os.chmod(local, 0o755 if art.get("executable") else 0o644)
-                os.rename(local, os.path.join(tree, art["name"]))
-                if algorithm == "sha256":
-                    known[art["name"]] = (copied["digest"], copied["bytes"])
-        os.chmod(tree, 0o755)
-        fsync_dir(tree)  # the entries moved in above; the files and directories below were synced when written
-        inventory = tree_inventory(tree, known=known)
-        stats["files"] = sum(1 for item in inventory if item.get("type") == "file")
-        return tree, inventory, stats
+                placed = os.path.join(tree, art["name"])
+                os.rename(local, placed)
+                digest = copied["digest"] if algorithm == "sha256" else hash_file(placed, "sha256")[0]
+                inventory.write(json.dumps({"path": art["name"], "type": "file", "size": copied["bytes"],
+                                            "mode": 0o755 if art.get("executable") else 0o644, "sha256": digest, "target": None},
+                                           sort_keys=True) + "\n")
+                stats["files"] += 1
 
     def switch_current(self, name, version):
         """Point <component>/current at ``version`` with one atomic rename. Returns True if it moved."""
@@ -352,7 +412,7 @@ class Destination(object):
             if not entry.endswith(".json"):
                 continue
             version = entry[:-5]
-            record = self.read_record(name, version) or {}
+            record = self.read_record(name, version, inventory=False) or {}
             entries.append((record.get("installed_at") or 0, version))
         entries.sort(reverse=True)
         removed = []

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from ansible_collections.groundwork.infra.plugins.module_utils import _bundle_archive as ba
+from ansible_collections.groundwork.infra.plugins.module_utils import _bundle_hash
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import ArchiveError, StorageError
 
 MIB = 1024 * 1024
@@ -327,10 +328,78 @@ def test_good_archive_extracts_exactly(tmp_path, staging, mode, fmt):
                 assert st.st_mode & 0o7022 == 0, "special bit or group/other write on %s" % name
 
 
+class CountingFile(io.FileIO):
+    """The archive file, counting the bytes read from it."""
+
+    read_bytes = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+    def readinto(self, buffer):
+        count = super().readinto(buffer)
+        self.read_bytes += count or 0
+        return count
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w:xz"], ids=["gzip", "xz"])
+def test_a_compressed_archive_is_read_and_decompressed_once(tmp_path, staging, mode):
+    """Members are judged and written in one pass: the compressed file is read once, not scanned
+    and then read again from the start."""
+    members = [reg("d/f%d.bin" % index, os.urandom(300 * 1024 + index)) for index in range(8)]
+    path = write_tar(tmp_path / "a.tar", members, mode=mode)
+    with CountingFile(str(path), "rb") as handle:
+        result = ba.extract_archive(str(path), str(staging), ba.Limits(), fileobj=handle)
+        assert handle.read_bytes <= os.path.getsize(path) + 6  # the first 6 bytes are read twice (the format magic)
+    assert result["files"] == 8
+    for info, data in members:
+        assert (staging / info.name).read_bytes() == data
+
+
+def plain_tar_bytes(members):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return raw.getvalue()
+
+
+def test_concatenated_gzip_members_and_zero_padding_are_read_like_gzip(tmp_path, staging):
+    """`cat a.gz b.gz` is one gzip stream to gzip(1) and Python's gzip module; zero bytes after
+    the last member are padding. The one-pass reader reads both the same way."""
+    members = [reg("a/one.bin", os.urandom(200000)), reg("a/two.txt", b"two\n" * 5000)]
+    data = plain_tar_bytes(members)
+    cut = 70000
+    path = tmp_path / "cat.tar.gz"
+    path.write_bytes(gzip.compress(data[:cut]) + gzip.compress(data[cut:], compresslevel=1) + b"\x00" * 1024)
+    result = ba.extract_archive(str(path), str(staging), ba.Limits())
+    assert result["files"] == 2
+    for info, content in members:
+        assert (staging / info.name).read_bytes() == content
+
+
+@pytest.mark.parametrize("where", ["crc", "length", "data"])
+def test_a_damaged_gzip_stream_is_refused_and_leaves_nothing(tmp_path, staging, where):
+    """The gzip trailer (CRC-32 and length of the data) is checked, as gzip(1) does: damage found
+    only at the end of the stream, after every member was written, still refuses the archive."""
+    data = plain_tar_bytes([reg("a.txt", b"alpha\n" * 1000), reg("b/c.txt", b"gamma\n" * 1000)])
+    packed = bytearray(gzip.compress(data))
+    offset = {"crc": len(packed) - 8, "length": len(packed) - 4, "data": len(packed) // 2}[where]
+    packed[offset] ^= 0x01
+    path = tmp_path / "damaged.tar.gz"
+    path.write_bytes(bytes(packed))
+    with pytest.raises(ArchiveError, match="not a readable tar archive"):
+        ba.extract_archive(str(path), str(staging), ba.Limits(), component="web", file="damaged.tar.gz")
+    assert os.listdir(staging) == []
+
+
 @pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "gzip"])
 def test_block_boundaries_and_the_plain_copier(tmp_path, staging, mode, monkeypatch):
-    """Uncompressed archives are copied from the archive file itself, gzip ones through tarfile:
-    the same bytes and digests either way, at every size around the block size."""
+    """Uncompressed archives are copied from the archive file itself, gzip ones from the decompressed
+    stream (not through tarfile's file objects): the same bytes and digests either way, at every
+    size around the block size."""
     block = ba.BLOCK_SIZE
     sizes = [0, 1, block - 1, block, block + 1, 3 * block + 5]
     members = [reg("f%d.bin" % index, os.urandom(size)) for index, size in enumerate(sizes)]
@@ -339,7 +408,7 @@ def test_block_boundaries_and_the_plain_copier(tmp_path, staging, mode, monkeypa
     real = tarfile.TarFile.extractfile
     monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda self, member: through_tarfile.append(member.name) or real(self, member))
     result = ba.extract_archive(str(path), str(staging), ba.Limits())
-    assert through_tarfile == ([] if mode == "w" else [info.name for info, _data in members])
+    assert through_tarfile == []
     assert result["bytes"] == sum(sizes)
     for info, data in members:
         assert (staging / info.name).read_bytes() == data
@@ -375,22 +444,41 @@ def test_digests_keep_the_block_order_when_hashing_lags(tmp_path, staging, mode,
 
 @pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "gzip"])
 @pytest.mark.usefixtures("slow_writes")
-def test_big_files_are_written_back_while_extracted_and_synced(tmp_path, staging, mode, monkeypatch):
-    """Big members are written back to disk while they are written; every file is fsynced before
-    it is closed (and every directory after it is complete)."""
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-each"])
+def test_big_files_are_written_back_while_extracted_and_synced(tmp_path, staging, mode, syncfs, durable, monkeypatch):
+    """Big members are written back to disk while they are written; every file and directory is
+    made durable once all are written, before extract_archive returns: by one syncfs of the file
+    system, or (no usable syncfs) by an fsync of each."""
     monkeypatch.setattr(ba, "PIPELINE_MIN_SIZE", 2 * MIB)
     monkeypatch.setattr(ba, "WRITE_BEHIND_STEP", MIB)
-    written_back, synced = [], set()
-    real_fdatasync, real_fsync = os.fdatasync, os.fsync
+    if not syncfs:
+        monkeypatch.setattr(_bundle_hash, "syncfs", lambda fd: False)
+    written_back = []
+    real_fdatasync = os.fdatasync
     monkeypatch.setattr(os, "fdatasync", lambda fd: written_back.append(os.fstat(fd).st_size) or real_fdatasync(fd))
-    monkeypatch.setattr(os, "fsync", lambda fd: synced.add(os.fstat(fd).st_ino) or real_fsync(fd))
+    synced = durable(tmp_path)
     data = os.urandom(5 * MIB + 1)
     path = write_tar(tmp_path / "a.tar", [reg("big.bin", data), reg("sub/small.txt", b"small")], mode=mode)
     ba.extract_archive(str(path), str(staging), ba.Limits())
     assert (staging / "big.bin").read_bytes() == data
     assert written_back and all(MIB <= size <= len(data) for size in written_back)
     for entry in (staging / "big.bin", staging / "sub" / "small.txt", staging / "sub", staging):
-        assert os.stat(entry).st_ino in synced, entry
+        st = os.stat(entry)
+        assert (st.st_dev, st.st_ino, st.st_size, st.st_mode) in synced, entry
+    assert synced.calls == (["syncfs"] if syncfs else ["fsync"] * 4)
+
+
+def test_a_failed_tree_sync_fails_the_extraction_and_leaves_nothing(tmp_path, staging, monkeypatch):
+    """syncfs reports a write-back error of the file system (Linux 5.8+): the archive is refused,
+    nothing stays in staging."""
+    def failing(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(_bundle_hash, "syncfs", failing)
+    path = write_tar(tmp_path / "a.tar.gz", [reg("a", b"x" * 3000), reg("sub/b", b"y")], mode="w:gz")
+    with pytest.raises(StorageError, match="cannot write '.': .*Input/output error"):
+        ba.extract_archive(str(path), str(staging), ba.Limits(), component="web", file="a.tar.gz")
+    assert os.listdir(staging) == []
 
 
 @pytest.mark.usefixtures("slow_writes")
@@ -405,7 +493,7 @@ def test_write_back_failure_while_extracting_is_reported(tmp_path, staging, monk
     path = write_tar(tmp_path / "a.tar", [reg("ok", b"fine"), reg("big.bin", os.urandom(3 * MIB))])
     with pytest.raises(StorageError, match="cannot write 'big.bin': .*Input/output error"):
         ba.extract_archive(str(path), str(staging), ba.Limits(), component="web", file="a.tar")
-    assert os.listdir(staging) == ["ok"]  # the partial file is removed
+    assert os.listdir(staging) == []  # the partial file and everything before it are removed
 
 
 def test_plain_copier_read_error_names_the_member(tmp_path, staging, monkeypatch):
@@ -420,7 +508,7 @@ def test_plain_copier_read_error_names_the_member(tmp_path, staging, monkeypatch
     monkeypatch.setattr(ba.os, "preadv", failing)
     with pytest.raises(ArchiveError, match="cannot read member 'big.bin': .*Input/output error"):
         ba.extract_archive(str(path), str(staging), ba.Limits(), component="web", file="a.tar")
-    assert os.listdir(staging) == ["ok"]  # the partial file is removed
+    assert os.listdir(staging) == []  # the partial file and everything before it are removed
 
 
 def test_extract_requires_an_empty_directory(tmp_path, staging):
@@ -478,7 +566,7 @@ def test_written_bytes_are_capped_even_if_the_scan_was_fooled(tmp_path, staging,
     monkeypatch.setattr(ba, "_scan", fooled_scan)
     with pytest.raises(ArchiveError, match="exceeds max_bytes while writing 'b'"):
         ba.extract_archive(str(path), str(staging), ba.Limits(max_bytes=4000))
-    assert os.listdir(staging) == ["a"]  # the partial 'b' was removed; the caller removes the rest
+    assert os.listdir(staging) == []  # the partial 'b' and the complete 'a' were removed
 
 
 @pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "gzip"])
@@ -491,7 +579,7 @@ def test_extract_disk_full_on_real_tmpfs(tmp_path, small_tmpfs, mode):
         ba.extract_archive(str(path), str(target), ba.Limits(), component="web", file="big.tar.gz")
     assert err.value.component == "web"
     assert open_fds() == fds, "a file handle was left open"
-    assert sorted(os.listdir(target)) == ["small"]  # the partial file is removed at once
+    assert sorted(os.listdir(target)) == []  # the partial file and 'small' are removed
     shutil.rmtree(target)  # what the caller does with its staging directory
     assert os.listdir(small_tmpfs) == []
     stats = os.statvfs(small_tmpfs)

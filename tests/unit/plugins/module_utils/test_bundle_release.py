@@ -684,18 +684,15 @@ def test_full_verification_repairs_modified_file(b, dest):
 
 # -- durability (threat 12: a power cut, not only a kill) ---------------------------
 
-def test_installed_files_and_directories_are_synced_before_the_record(b, dest, monkeypatch):
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-each"])
+def test_installed_files_and_directories_are_synced_before_the_record(b, dest, syncfs, durable, monkeypatch):
     """Every file, directory and rename of a release reaches the disk before its record and the
-    state say it is installed: a power cut cannot leave a recorded release with lost bytes."""
-    synced = set()
-    real_fsync = os.fsync
-
-    def spy(fd):
-        st = os.fstat(fd)
-        synced.add((st.st_dev, st.st_ino))
-        return real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
+    state say it is installed: a power cut cannot leave a recorded release with lost bytes.
+    ``durable`` keeps the state (size, mode) each entry had when an fsync or a syncfs covered it:
+    an entry written or changed after that does not match."""
+    if not syncfs:
+        monkeypatch.setattr(_bundle_hash, "syncfs", lambda fd: False)
+    synced = durable(dest)
     checked = []
     real_write = _bundle_release._write_json_atomic
 
@@ -705,9 +702,9 @@ def test_installed_files_and_directories_are_synced_before_the_record(b, dest, m
             for root, dirs, files in os.walk(vdir):
                 for entry in [root] + [os.path.join(root, n) for n in files if not os.path.islink(os.path.join(root, n))]:
                     st = os.stat(entry)
-                    assert (st.st_dev, st.st_ino) in synced, "not synced before the record: %s" % entry
+                    assert (st.st_dev, st.st_ino, st.st_size, st.st_mode) in synced, "not synced before the record: %s" % entry
             parent = os.stat(os.path.dirname(vdir))
-            assert (parent.st_dev, parent.st_ino) in synced, "the rename into place was not synced"
+            assert (parent.st_dev, parent.st_ino, parent.st_size, parent.st_mode) in synced, "the rename into place was not synced"
             checked.append(data["name"])
         return real_write(path, data, mode)
 
@@ -719,7 +716,61 @@ def test_installed_files_and_directories_are_synced_before_the_record(b, dest, m
     install_release(dest, "1.0", [comp, gz], now=1)
     assert sorted(checked) == ["api", "web"]
     state_dir = os.stat(os.path.join(dest, ".groundwork"))
-    assert (state_dir.st_dev, state_dir.st_ino) in synced  # the rename of state.json into place
+    assert (state_dir.st_dev, state_dir.st_ino, state_dir.st_size, state_dir.st_mode) in synced  # the rename of state.json
+    assert ("syncfs" in synced.calls) is syncfs
+
+
+# -- memory (threat 26) ----------------------------------------------------------
+
+MEMORY_CHILD = textwrap.dedent("""
+    import gc, hashlib, io, json, os, sys, tarfile
+    sys.path.insert(0, sys.argv[1])
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_release import install_release
+    members, work = int(sys.argv[2]), sys.argv[3]
+    path = os.path.join(work, "many-1.0.0.tar.gz")
+    with tarfile.open(path, "w:gz", compresslevel=1, format=tarfile.PAX_FORMAT) as tar:
+        for index in range(members):
+            info = tarfile.TarInfo("d%04d/member-%06d.txt" % (index // 100, index))
+            info.size = 100
+            tar.addfile(info, io.BytesIO(b"%099d\\n" % index))
+    del tar, info
+    gc.collect()
+    with open(path, "rb") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()
+
+    def status(field):
+        with open("/proc/self/status") as handle:
+            return [int(line.split()[1]) for line in handle if line.startswith(field + ":")][0]
+
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # the peak (VmHWM) starts again from here: the archive's build does not count
+    base = status("VmRSS")
+    comp = {"name": "many", "version": "1.0.0", "kind": "files", "requires": {},
+            "artifacts": [{"name": "many-1.0.0.tar.gz", "src": path, "sha256": digest, "size": os.path.getsize(path), "unpack": True}]}
+    result = install_release(os.path.join(work, "dest"), "1.0", [comp])
+    print(json.dumps({"growth_kib": status("VmHWM") - base, "files": result["verified"]["files"]}))
+""")
+
+
+def install_growth_kib(tmp_path, members):
+    work = tmp_path / ("m%d" % members)
+    work.mkdir()
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, COLLECTIONS[0], str(members), str(work)],
+                         stdout=subprocess.PIPE, check=True).stdout
+    data = json.loads(out.decode())
+    assert data["files"] == members
+    with open(os.path.join(str(work), "dest", ".groundwork", "records", "many", "1.0.0.json")) as handle:
+        assert len(json.load(handle)["inventory"]) == members + members // 100  # every file and directory recorded
+    return data["growth_kib"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc/self/clear_refs to reset the peak")
+def test_install_memory_does_not_grow_with_the_members(tmp_path):
+    """Threat 26: the install record's inventory streams to disk. 9,000 more members cost a few
+    MiB (the archive scan's table of names, to refuse duplicates), not about 2 KiB each (18 MiB)."""
+    small = install_growth_kib(tmp_path, 1000)
+    large = install_growth_kib(tmp_path, 10000)
+    assert large - small < 8 * 1024, "peak memory grew by %d KiB from 1,000 to 10,000 members" % (large - small)
 
 
 # -- lock (threat 13) ------------------------------------------------------------
