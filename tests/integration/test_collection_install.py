@@ -10,6 +10,7 @@ ansible-doc for every module, from the installed copy only.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -161,7 +162,15 @@ def test_every_plugin_directory_is_known():
     assert not unknown, "plugins/%s: add the directory to DOC_TYPES or UNDOCUMENTED" % unknown
 
 
-@pytest.mark.parametrize("path", [p for p in PLUGIN_FILES if p.parts[0] in DOC_TYPES], ids=str)
+# Filter and test plugin files may hold several plugins, each documented by a YAML file of its name
+# beside the Python file (ansible-doc looks them up by plugin name, not by file).
+SIDECAR_TYPES = ("filter", "test")
+DOCUMENTED = sorted(
+    [p for p in PLUGIN_FILES if p.parts[0] in DOC_TYPES and p.parts[0] not in SIDECAR_TYPES]
+    + [p.relative_to(ROOT / "plugins") for kind in SIDECAR_TYPES for p in (ROOT / "plugins" / kind).glob("*.yml")])
+
+
+@pytest.mark.parametrize("path", DOCUMENTED, ids=str)
 def test_ansible_doc_for_plugin(built, path):
     doc = _doc(built, DOC_TYPES[path.parts[0]], path.stem)
     assert doc["doc"].get("short_description"), doc
@@ -211,3 +220,14 @@ def test_playbook_by_fqcn_from_installed_collection(built, playbook):
                 built["env"], built["work"])
     installed = built["install"] / "ansible_collections" / NAMESPACE / NAME / "playbooks" / ("%s.yml" % playbook)
     assert "playbook: %s" % installed in proc.stdout, proc.stdout
+
+
+def test_every_filter_has_its_documentation():
+    """Each name a FilterModule exports has its YAML documentation (else ansible-doc cannot show it)."""
+    missing = []
+    for path in sorted((ROOT / "plugins" / "filter").glob("*.py")):
+        module = importlib.import_module("ansible_collections.groundwork.infra.plugins.filter.%s" % path.stem)
+        for name in module.FilterModule().filters():
+            if not (path.parent / ("%s.yml" % name)).is_file():
+                missing.append("%s (in %s)" % (name, path.name))
+    assert not missing, "filters without plugins/filter/<name>.yml: %s" % ", ".join(missing)
