@@ -934,20 +934,6 @@ def test_fetch_bytes_truncated(server):
 
 # -- threat 20: not a regular file ------------------------------------------------------------------
 
-@pytest.fixture
-def no_hang():
-    """Fail a test that blocks (for example on a FIFO) instead of hanging the run."""
-    import signal
-
-    def timeout(_signum, _frame):
-        raise AssertionError("blocked for 10 s")
-    previous = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(10)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
 @pytest.mark.parametrize("where", ["source", "cache entry", "partial download"])
 def test_row20_fifo_in_the_artifact_path_never_blocks(tmp_path, no_hang, where):
     """Row 20 on the controller: a FIFO at an artifact's file:// location, at the cache's final

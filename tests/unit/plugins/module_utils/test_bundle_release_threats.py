@@ -290,20 +290,6 @@ def test_row22_bundle_install_module_uses_full_match_names(tmp_path):
 
 # -- row 20: a FIFO, device or directory where an artifact is expected -----------------------------
 
-@pytest.fixture
-def no_hang():
-    """Fail a test that blocks (for example on a FIFO) instead of hanging the run."""
-    import signal
-
-    def timeout(_signum, _frame):
-        raise AssertionError("blocked for 10 s")
-    previous = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(10)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
 @pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
 @pytest.mark.parametrize("unpack", [True, False])
 def test_row20_artifact_that_is_not_a_regular_file(b, dest, arts, no_hang, kind, unpack):

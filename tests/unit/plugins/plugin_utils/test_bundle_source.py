@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import signal
 
 import pytest
 import yaml
@@ -66,18 +65,6 @@ def write_signed(directory, data, secret, name="manifest.yaml"):
     manifest.write_bytes(data)
     (directory / (name + ".minisig")).write_text(ms.sign(data, secret, "release test"))
     return manifest
-
-
-@pytest.fixture
-def no_hang():
-    """Fail a test that blocks (for example on a FIFO) instead of hanging the run."""
-    def timeout(_signum, _frame):
-        raise AssertionError("blocked for 10 s")
-    previous = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(10)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
 
 
 # -- expiry (threat 5; issue 14 item 8) ---------------------------------------------------------------
