@@ -4,8 +4,8 @@
 """The rows of playbooks/status.yml, kept out of Jinja so that they can be tested.
 
 - ``status_rows``: what status.yml read on one host (installed components, the state, process and
-  health check of each systemd service, the k3s unit and node, the containers of each compose
-  project) -> one row per component.
+  health check of each systemd service, the k3s unit and node, the containers of the compose
+  projects) -> one row per component.
 - ``status_table``: the rows of every host -> the lines of the printed table.
 """
 
@@ -20,6 +20,7 @@ from ansible.errors import AnsibleFilterError
 COLUMNS = ("HOST", "ENV", "COMPONENT", "VERSION", "RELEASE", "RUNS AS", "STATE", "HEALTH", "RUNNING", "LAST ROLLED BACK")
 LINE_FORMAT = "%-22s %-8s %-16s %-14s %-11s %-30s %-14s %-16s %-44s %s"
 HEALTHY = re.compile(r"\(healthy\)")
+PROJECT_LABEL = "com.docker.compose.project"
 
 
 def _truncate(text, length=40, end="...", leeway=5):
@@ -110,32 +111,38 @@ def _k3s(k3s):
     }
 
 
-def _project(result):
-    try:
-        containers = [json.loads(line) for line in result.get("stdout_lines") or [] if line.strip()]
-    except ValueError as exc:
-        raise AnsibleFilterError("status_rows: docker ps for %s printed no JSON: %s" % (result["item"]["name"], exc))
+def _names(container):
+    names = container.get("Names") or []
+    if isinstance(names, str):
+        names = names.split(",")
+    return ",".join(name.lstrip("/") for name in names) or "?"
+
+
+def _project(name, containers):
+    """The containers of one compose project (the Docker API's /containers/json) -> its row."""
     running = [c for c in containers if c.get("State") == "running"]
-    unhealthy = [c for c in containers if "(" in c.get("Status", "") and not HEALTHY.search(c.get("Status", ""))]
+    unhealthy = [c for c in containers if "(" in (c.get("Status") or "") and not HEALTHY.search(c.get("Status") or "")]
     if not containers or len(running) < len(containers):
         health = "down"
     elif unhealthy:
-        health = "unhealthy: " + ",".join(c.get("Names", "?") for c in unhealthy)
+        health = "unhealthy: " + ",".join(_names(c) for c in unhealthy)
     else:
         health = "ok"
     return {
-        "unit": "compose project " + result["item"]["name"],
+        "unit": "compose project " + name,
         "state": "running %d/%d" % (len(running), len(containers)),
         "health": health,
     }
 
 
-def status_rows(installed, host, environment="", units=None, processes=None, health=None, k3s=None, containers=None):
+def status_rows(installed, host, environment="", units=None, processes=None, health=None, k3s=None, containers=None,
+                projects=None):
     """One host's rows: every installed component, then what runs without being installed.
 
-    ``units``, ``processes``, ``health`` and ``containers`` are the ``results`` of the looped tasks of
-    status.yml (each with its ``item``: the service or project definition); ``k3s`` is
-    ``{role, component, unit, node}`` on a k3s node (the registered unit state and node info).
+    ``units``, ``processes`` and ``health`` are the ``results`` of the looped tasks of status.yml
+    (each with its ``item``: the service definition); ``k3s`` is ``{role, component, unit, node}`` on
+    a k3s node (the registered unit state and node info); ``containers`` are the host's containers as
+    the Docker API lists them (with their labels), ``projects`` the names of its compose projects.
     """
     installed = installed or {}
     if not isinstance(installed, dict):
@@ -166,8 +173,9 @@ def status_rows(installed, host, environment="", units=None, processes=None, hea
         found[key]["health"] = "ok" if good else "failing (%s)" % _truncate(result.get("msg", "no answer"))
     if k3s and k3s.get("role"):
         found[k3s.get("component") or "k3s"] = _k3s(k3s)
-    for result in containers or []:
-        found[result["item"]["name"]] = _project(result)
+    for name in projects or []:
+        mine = [c for c in containers or [] if (c.get("Labels") or {}).get(PROJECT_LABEL) == name]
+        found[name] = _project(name, mine)
 
     rows = []
     for name in sorted(installed):

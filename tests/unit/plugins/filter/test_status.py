@@ -101,19 +101,29 @@ def test_a_k3s_node_ready_or_unknown():
     assert "k3s" not in _rows(k3s={"role": "", "component": "k3s", "unit": {}, "node": {}})
 
 
-def test_compose_projects_healthy_unhealthy_and_down():
-    def ps(*containers):
-        return {"item": {"name": "photos"}, "stdout_lines": [json.dumps(c) for c in containers]}
+def _container(name, state, status, project="photos"):
+    # As the Docker API's /containers/json lists them (docker_host_info, verbose_output).
+    return {"Names": ["/" + name], "State": state, "Status": status, "Labels": {"com.docker.compose.project": project}}
 
-    up = {"State": "running", "Status": "Up 2 minutes (healthy)", "Names": "photos-db-1"}
-    plain = {"State": "running", "Status": "Up 2 minutes", "Names": "photos-cache-1"}
-    sick = {"State": "running", "Status": "Up 2 minutes (unhealthy)", "Names": "photos-app-1"}
-    gone = {"State": "exited", "Status": "Exited (1) 3 seconds ago", "Names": "photos-app-1"}
-    assert _rows(containers=[ps(up, plain)])["photos"]["health"] == "ok"
-    assert _rows(containers=[ps(up, plain)])["photos"]["state"] == "running 2/2"
-    assert _rows(containers=[ps(up, sick)])["photos"]["health"] == "unhealthy: photos-app-1"
-    assert _rows(containers=[ps(up, gone)])["photos"]["health"] == "down"
-    assert _rows(containers=[ps()])["photos"]["health"] == "down"
+
+def test_compose_projects_healthy_unhealthy_and_down():
+    up = _container("photos-db-1", "running", "Up 2 minutes (healthy)")
+    plain = _container("photos-cache-1", "running", "Up 2 minutes")
+    sick = _container("photos-app-1", "running", "Up 2 minutes (unhealthy)")
+    gone = _container("photos-app-1", "exited", "Exited (1) 3 seconds ago")
+    starting = _container("photos-app-1", "running", "Up 1 second (health: starting)")
+    other = _container("blog-app-1", "exited", "Exited (1) 3 seconds ago", project="blog")
+
+    def row(*containers):
+        return _rows(containers=list(containers), projects=["photos"])["photos"]
+
+    assert (row(up, plain, other)["state"], row(up, plain, other)["health"]) == ("running 2/2", "ok")
+    assert row(up, plain)["runs_as"] == "compose project photos"
+    assert row(up, sick)["health"] == "unhealthy: photos-app-1"
+    assert row(up, starting)["health"] == "unhealthy: photos-app-1"
+    assert (row(up, gone)["state"], row(up, gone)["health"]) == ("running 1/2", "down")
+    assert row(other)["health"] == "down"
+    assert "blog" not in _rows(containers=[other], projects=["photos"])
 
 
 def test_the_table_keeps_its_columns():
