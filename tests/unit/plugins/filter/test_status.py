@@ -18,12 +18,12 @@ INSTALLED = {"hello": {"current": "1.1.0", "release": "2026.1"}, "motd": {"curre
 STARTED = 1767225600  # 2026-01-01T00:00:00Z
 
 
-def _unit(state="active", sub="running", svc=SVC):
-    return {"item": svc, "status": {"ActiveState": state, "SubState": sub}}
+def _unit(state="active", sub="running"):
+    return {"item": SVC, "status": {"ActiveState": state, "SubState": sub}}
 
 
-def _probe(*lines, svc=SVC):
-    return {"item": svc, "stdout_lines": list(lines)}
+def _probe(*lines):
+    return {"item": SVC, "stdout_lines": list(lines)}
 
 
 def _rows(**kwargs):
