@@ -14,8 +14,6 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-REMOVED_IN = "0.3.0"
-
 # Old name -> the bundle_* variable that replaces it.
 LEGACY_NAMES = {
     "compose_app_bundle_manifest": "bundle_manifest",
@@ -54,6 +52,6 @@ class ActionModule(ActionBase):
         found = legacy_in_use(task_vars)
         display = Display()
         for old, new in found:
-            display.deprecated(message(old, new), version=REMOVED_IN, collection_name="groundwork.infra")
+            display.deprecated(message(old, new), version="0.3.0", collection_name="groundwork.infra")
         result.update(changed=False, legacy=[{"name": old, "use": new} for old, new in found])
         return result
