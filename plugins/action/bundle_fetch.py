@@ -13,13 +13,11 @@
 from __future__ import annotations
 
 import os
-import traceback
-
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import ArtifactCache
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError, CompatibilityError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec import FETCH_SPEC
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_action import BundleAction
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan import (
     cache_fill_compatibility,
     compatibility,
@@ -30,28 +28,13 @@ from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan impo
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import download_rate, host_capabilities, load_release
 
 
-class ActionModule(ActionBase):
+class ActionModule(BundleAction):
 
+    NAME = "bundle_fetch"
+    ARGUMENT_SPEC = FETCH_SPEC
     TRANSFERS_FILES = True
     _supports_check_mode = True
     _supports_diff = True
-
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        validation, args = self.validate_argument_spec(argument_spec=FETCH_SPEC)
-        del validation
-        try:
-            result.update(self._run(args, task_vars))
-        except BundleError as exc:
-            result.update(failed=True, msg=exc.message, error=exc.to_dict())
-        except Exception as exc:  # pylint: disable=broad-except
-            result.update(failed=True, msg="bundle_fetch failed unexpectedly: %s" % exc, exception=traceback.format_exc())
-        finally:
-            if self._connection._shell.tmpdir:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
 
     # ------------------------------------------------------------------
     def _host_reads_controller_files(self):

@@ -5,13 +5,10 @@
 
 from __future__ import annotations
 
-import traceback
-
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError, RollbackError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import format_time
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec import INFO_SPEC
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_action import BundleAction
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan import (
     compatibility,
     plan_components,
@@ -21,26 +18,12 @@ from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan impo
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import host_capabilities, load_release
 
 
-class ActionModule(ActionBase):
+class ActionModule(BundleAction):
 
+    NAME = "bundle_info"
+    ARGUMENT_SPEC = INFO_SPEC
+    VALIDATION = {"required_one_of": [["manifest", "dest"]]}
     _supports_check_mode = True
-
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        validation, args = self.validate_argument_spec(argument_spec=INFO_SPEC, required_one_of=[["manifest", "dest"]])
-        del validation
-        try:
-            result.update(self._run(args, task_vars))
-        except BundleError as exc:
-            result.update(failed=True, msg=exc.message, error=exc.to_dict())
-        except Exception as exc:  # pylint: disable=broad-except
-            result.update(failed=True, msg="bundle_info failed unexpectedly: %s" % exc, exception=traceback.format_exc())
-        finally:
-            if self._connection._shell.tmpdir:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
 
     def _run(self, args, task_vars):
         out = {"changed": False}
