@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import time
 
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import recorded_architecture
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     ArchiveError,
     BundleError,
@@ -203,6 +204,7 @@ class Destination(object):
                     "release": record.get("release"),
                     "requires": record.get("requires") or {},
                     "artifacts": record.get("artifacts") or [],
+                    "architecture": recorded_architecture(record.get("artifacts")),
                     "installed_at": record.get("installed_at"),
                 })
                 if full:
@@ -447,7 +449,8 @@ def _artifact_key(artifacts):
     key = []
     for art in artifacts:
         algorithm = "sha512" if art.get("sha512") else "sha256"
-        key.append((art.get("name"), algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack"))))
+        key.append((art.get("name"), algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack")),
+                    art.get("arch") or ""))
     return sorted(key)
 
 
