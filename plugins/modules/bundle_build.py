@@ -430,7 +430,8 @@ class BundleBuilder(object):
                 if arch and not inputs["src"] and not inputs["files"]:
                     raise BundleError("per_arch.%s needs src or files" % arch, component=name)
                 if inputs["src"] and not os.path.isdir(inputs["src"]):
-                    raise BundleError("src%s is not a directory" % label, component=name, file=inputs["src"])
+                    raise BundleError("src for %s is not a directory" % arch if arch else "src is not a directory",
+                                      component=name, file=inputs["src"])
                 for path in inputs["files"]:
                     if not os.path.isfile(path):
                         raise BundleError("file to add%s is missing or not a regular file" % label, component=name, file=path)

@@ -145,6 +145,7 @@ def test_requires_architecture_is_written_and_read(tmp_path, inputs):
     (lambda c, s: c[0]["per_arch"]["arm64"].update(files=[str(s / "common" / "hello.conf")]),
      "two artifacts are named 'hello.conf' for arm64"),
     (lambda c, s: c[0]["per_arch"].update(armhf={"files": []}), "per_arch.armhf needs src or files"),
+    (lambda c, s: c[0]["per_arch"]["arm64"].update(src=str(s / "nowhere")), "src for arm64 is not a directory"),
     (lambda c, s: c[0].update(requires={"architecture": ["armhf"]}),
      "requires.architecture (armhf) names none of the per_arch architectures (amd64, arm64)"),
     (lambda c, s: c[1].update(requires={"architecture": ["x86_64"]}), "requires.architecture must list architectures among"),
