@@ -91,7 +91,8 @@ def file_architecture(path):
 def host_platform():
     """What this host is, as the bundle_info module reports it: machine, userspace bits, Debian architecture."""
     machine = platform.machine()
-    bits = platform.architecture()[0].replace("bit", "") or None
+    # The interpreter's pointer size is its userland's; platform.architecture() would run file(1) each time.
+    bits = str(struct.calcsize("P") * 8)
     return {"machine": machine, "userspace_bits": bits, "architecture": debian_architecture(machine, bits)}
 
 

@@ -232,3 +232,12 @@ def test_a_relabelled_artifact_under_the_same_version_is_republished():
         "(artifact hello is for amd64 instead of arm64)"]
     assert plan_components([amd64], label_only)[0]["action"] == "install"
     assert plan_components([amd64], installed)[0]["architecture"] == "amd64"
+
+
+def test_this_host_reports_its_own_platform():
+    import platform as stdlib_platform
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import host_platform
+    reported = host_platform()
+    assert reported["machine"] == stdlib_platform.machine()
+    assert reported["userspace_bits"] == "64"
+    assert reported["architecture"] == debian_architecture(stdlib_platform.machine(), "64")
