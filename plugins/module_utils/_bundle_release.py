@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import recorded_architecture
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import file_architecture, recorded_architecture
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     ArchiveError,
     BundleError,
@@ -375,6 +375,11 @@ class Destination(object):
             else:
                 if os.path.lexists(os.path.join(tree, art["name"])):
                     raise ArchiveError("'%s' is provided by more than one artifact" % art["name"], component=name, file=art["name"])
+                built_for = file_architecture(local) if art.get("arch") else None
+                if built_for is not None and built_for != art["arch"]:
+                    # Signed and intact, but labelled for another architecture than the program it holds (threat 27).
+                    raise IntegrityError("artifact is labelled %s but is an executable for %s" % (art["arch"], built_for),
+                                         component=name, file=art["name"])
                 placed = os.path.join(tree, art["name"])
                 os.rename(local, placed)
                 digest = copied["digest"] if algorithm == "sha256" else hash_file(placed, "sha256")[0]

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import struct
 
 import pytest
@@ -241,3 +243,32 @@ def test_this_host_reports_its_own_platform():
     assert reported["machine"] == stdlib_platform.machine()
     assert reported["userspace_bits"] == "64"
     assert reported["architecture"] == debian_architecture(stdlib_platform.machine(), "64")
+
+
+# -- on the host: a plain file labelled for one architecture that holds a program for another ----
+
+def _component(tmp_path, body, arch, version="1.0.0"):
+    src = tmp_path / ("hello-%s-%s" % (arch, version))
+    src.write_bytes(body)
+    return {"name": "hello", "version": version, "kind": "systemd", "requires": {},
+            "artifacts": [{"name": "hello", "src": str(src), "sha256": hashlib.sha256(body).hexdigest(),
+                           "size": len(body), "unpack": False, "arch": arch}]}
+
+
+def test_the_host_refuses_a_program_labelled_for_another_architecture(tmp_path):
+    """Threat 27 on the host: signed and intact, but the arm64 label sits on an amd64 program."""
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import IntegrityError
+    from ansible_collections.groundwork.infra.plugins.module_utils._bundle_release import Destination, install_release
+    dest = tmp_path / "dest"
+    arm64 = elf(183) + b"arm64 build"
+    install_release(str(dest), "2026.12.0", [_component(tmp_path, arm64, "arm64")])
+    assert (dest / "hello" / "current" / "hello").read_bytes() == arm64
+    assert Destination(str(dest)).installed()["hello"]["architecture"] == "arm64"
+    with pytest.raises(IntegrityError) as info:
+        install_release(str(dest), "2026.12.1", [_component(tmp_path, elf(62) + b"amd64 build", "arm64", version="1.0.1")])
+    assert info.value.message == "component 'hello', file 'hello': artifact is labelled arm64 but is an executable for amd64"
+    assert os.readlink(dest / "hello" / "current") == "1.0.0"
+    assert not (dest / "hello" / "1.0.1").exists()
+    # A file that is no ELF program (a script, data) is judged by its label alone.
+    install_release(str(dest), "2026.12.2", [_component(tmp_path, b"#!/bin/sh\necho hello\n", "armhf", version="1.0.2")])
+    assert os.readlink(dest / "hello" / "current") == "1.0.2"
