@@ -110,6 +110,8 @@ options:
                 omitted for an artifact for every architecture. Recorded, so that
                 M(groundwork.infra.bundle_info) shows which build is installed and a re-labelled
                 artifact under an unchanged version is not taken for the installed one.
+              - A placed (not unpacked) file that is an ELF executable for another architecture than
+                this one is refused with an C(integrity) error.
             type: str
             choices: [amd64, arm64, armhf]
   verify:
