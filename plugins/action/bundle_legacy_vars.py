@@ -11,8 +11,9 @@ deprecation warning naming the variable to set instead. Nothing runs on the mana
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
+
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_action import BundleAction
 
 # Old name -> the bundle_* variable that replaces it.
 LEGACY_NAMES = {
@@ -40,18 +41,16 @@ def message(old, new):
             "see the groundwork.infra.bundle role's README); %s is used only while %s is not set" % (old, new, old, new))
 
 
-class ActionModule(ActionBase):
+class ActionModule(BundleAction):
 
+    NAME = "bundle_legacy_vars"
+    ARGUMENT_SPEC = {}
     _supports_check_mode = True
 
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        self.validate_argument_spec(argument_spec={})
+    def _run(self, args, task_vars):
+        del args
         found = legacy_in_use(task_vars)
         display = Display()
         for old, new in found:
             display.deprecated(message(old, new), version="0.3.0", collection_name="groundwork.infra")
-        result.update(changed=False, legacy=[{"name": old, "use": new} for old, new in found])
-        return result
+        return {"changed": False, "legacy": [{"name": old, "use": new} for old, new in found]}

@@ -18,8 +18,9 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec impo
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "bundle"
-# Options that are limits with safe defaults, not part of the bundle source (no variable on purpose).
-NOT_EXPOSED = {"lock_timeout", "max_manifest_size", "max_members", "max_unpacked_size"}
+# Not part of the bundle source (no variable on purpose): limits with safe defaults, and the
+# host's own architecture (its facts give it; a role or play may pass it for one host).
+NOT_EXPOSED = {"lock_timeout", "max_manifest_size", "max_members", "max_unpacked_size", "architecture"}
 # bundle_info reads the host's state under dest only for the playbooks; the check entry point reads the release.
 NOT_IN_CHECK = {"dest", "verify"}
 
