@@ -15,7 +15,7 @@ description:
     decides whether the project is V(healthy), still V(waiting) or has V(failed), naming each
     service that exited with a non-zero code, keeps restarting or is unhealthy.
   - With O(job_results_file), also reads the results file of a C(docker compose up) that runs in
-    the background (an C(async) task with C(poll: 0)): the project is healthy only once that job
+    the background (an C(async) task with C(poll) 0). The project is healthy only once that job
     has finished, and has failed as soon as the job failed. While the job runs, only the
     containers made for O(project_dir) count, since the previous release's containers are being
     replaced.

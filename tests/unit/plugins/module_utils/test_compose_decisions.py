@@ -155,7 +155,7 @@ def test_health_names_the_service_that_exited_not_the_one_waiting_for_it():
 def test_health_fails_fast_on_a_crash_loop_and_on_unhealthy():
     # Compose's ps gives ExitCode 0 for a restarting container: the code comes from Status.
     out = health(_ps(("web", "restarting", "", 0, "Restarting (1) 1 second ago"),
-                                 ("db", "running", "unhealthy", 0, "Up 9 seconds (unhealthy)"), lines=False))
+                 ("db", "running", "unhealthy", 0, "Up 9 seconds (unhealthy)"), lines=False))
     assert out["verdict"] == "failed"
     assert out["failing"] == ["db", "web"]
     assert "web keeps restarting (last exit code 1)" in out["summary"]
@@ -170,7 +170,7 @@ def test_health_waits_for_starting_health_checks():
 
 def test_health_accepts_running_services_and_one_shots_that_exited_zero():
     out = health(_ps(("db", "running", "healthy", 0, "Up"), ("web", "running", "", 0, "Up"),
-                                 ("migrate", "exited", "", 0, "Exited (0)")))
+                 ("migrate", "exited", "", 0, "Exited (0)")))
     assert out["verdict"] == "healthy"
     assert out["failing"] == []
 
