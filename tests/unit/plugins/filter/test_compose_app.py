@@ -77,9 +77,9 @@ def test_interpolated_image_names_are_left_to_compose():
 
 
 def test_dotenv_sorts_ignoring_case_and_quotes_every_value():
-    text = compose_app_dotenv({"b": 1, "A": True, "c": 'say "hi"\n', "é": "ü"})
+    text = compose_app_dotenv({"B": 1, "a": True, "c": 'say "hi"\n', "é": "ü"})
     assert text == ('# Managed by groundwork.infra.compose_app\n'
-                    'A="True"\nb="1"\nc="say \\"hi\\"\\n"\né="\\u00fc"\n')
+                    'a="True"\nB="1"\nc="say \\"hi\\"\\n"\né="\\u00fc"\n')
 
 
 def test_dotenv_without_variables_is_the_comment_only():

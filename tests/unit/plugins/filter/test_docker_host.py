@@ -45,6 +45,11 @@ def test_installed_wins_over_candidate():
     assert out["docker_engine"] == "27.3.1-1"
 
 
+def test_apt_installed_wins_over_candidate_when_dpkg_was_not_read():
+    out = docker_host_planned(SKIPPED, policy(("5:27.3.1-1", "5:28.0.1-1"), ("2.29.7-1", "2.33.1-1")), PKG)
+    assert out == {"docker_engine": "27.3.1-1", "docker_compose": "2.29.7-1"}
+
+
 def test_nothing_known_is_empty():
     assert docker_host_planned(dpkg(), policy(), PKG) == {"docker_engine": "", "docker_compose": ""}
 
