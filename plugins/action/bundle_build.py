@@ -10,33 +10,27 @@ import os
 
 import yaml
 
-from ansible.plugins.action import ActionBase
-
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_action import BundleAction
 from ansible_collections.groundwork.infra.plugins.plugin_utils._compose import check_compose_source
 
 
-class ActionModule(ActionBase):
+class ActionModule(BundleAction):
 
+    NAME = "bundle_build"
     _supports_check_mode = True
 
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
+    def _run(self, args, task_vars):
         # The sources are read where the module runs; the checks need them on the controller,
         # which is where releases are built (the module's documented use: delegate_to localhost).
         if self._connection.transport.rsplit(".", 1)[-1] == "local":
             problems = []
-            for comp in self._task.args.get("components") or []:
+            for comp in args.get("components") or []:
                 if isinstance(comp, dict) and comp.get("kind") == "compose" and comp.get("src"):
                     src = os.path.expanduser(os.path.expandvars(str(comp["src"])))
                     if os.path.isdir(src):
                         problems.extend("component %s: %s" % (comp.get("name"), p) for p in check_compose_source(src, yaml.safe_load))
             if problems:
-                result.update(failed=True, changed=False, problems=problems,
-                              msg="bundle_build: these compose components would fail at deploy time, nothing was built: "
-                                  + "; ".join(problems))
-                return result
-        result.update(self._execute_module(module_name="groundwork.infra.bundle_build", module_args=self._task.args,
-                                           task_vars=task_vars))
-        return result
+                return dict(failed=True, changed=False, problems=problems,
+                            msg="bundle_build: these compose components would fail at deploy time, nothing was built: "
+                                + "; ".join(problems))
+        return self._execute_module(module_name="groundwork.infra.bundle_build", module_args=args, task_vars=task_vars)

@@ -5,7 +5,8 @@
 
 1. read the manifest (size-capped), verify its signature, check expiry, parse it;
 2. ask the host what it has (groundwork.infra.bundle_info, read-only);
-3. refuse a downgrade and every unmet requirement before anything changes;
+3. keep the artifacts of the host's architecture; refuse a host whose architecture the release
+   does not carry, a downgrade and every unmet requirement before anything changes;
 4. download each needed artifact once into the controller cache (hash while streaming);
 5. copy it to the host and let groundwork.infra.bundle_install verify, unpack and switch.
 """
@@ -13,13 +14,12 @@
 from __future__ import annotations
 
 import os
-import traceback
-
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import ArtifactCache
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError, CompatibilityError
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import select_architecture
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec import FETCH_SPEC
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_action import BundleAction
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan import (
     cache_fill_compatibility,
     compatibility,
@@ -27,31 +27,21 @@ from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan impo
     refuse_republished,
     rollback_check,
 )
-from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import download_rate, host_capabilities, load_release
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import (
+    download_rate,
+    host_architecture,
+    host_capabilities,
+    load_release,
+)
 
 
-class ActionModule(ActionBase):
+class ActionModule(BundleAction):
 
+    NAME = "bundle_fetch"
+    ARGUMENT_SPEC = FETCH_SPEC
     TRANSFERS_FILES = True
     _supports_check_mode = True
     _supports_diff = True
-
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        validation, args = self.validate_argument_spec(argument_spec=FETCH_SPEC)
-        del validation
-        try:
-            result.update(self._run(args, task_vars))
-        except BundleError as exc:
-            result.update(failed=True, msg=exc.message, error=exc.to_dict())
-        except Exception as exc:  # pylint: disable=broad-except
-            result.update(failed=True, msg="bundle_fetch failed unexpectedly: %s" % exc, exception=traceback.format_exc())
-        finally:
-            if self._connection._shell.tmpdir:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
 
     # ------------------------------------------------------------------
     def _host_reads_controller_files(self):
@@ -78,7 +68,7 @@ class ActionModule(ActionBase):
                     timeout=args["timeout"], retries=args["retries"], validate_certs=args["validate_certs"],
                     verify=args["verify"], min_rate=download_rate(args),
                 )
-                paths[(comp.name, art.name)] = got["path"]
+                paths[(comp.name, art.name, art.arch)] = got["path"]
                 downloaded += got.get("downloaded_bytes", 0)
                 cached += 1 if got.get("cached") else 0
         return paths, downloaded, cached
@@ -90,8 +80,13 @@ class ActionModule(ActionBase):
         out = {"changed": False, "release": manifest.release, "dest": args["dest"]}
 
         if not args["dest"]:
-            # Controller cache fill only (run once before delivering to many hosts, or before going offline).
-            problems = cache_fill_compatibility(selected)
+            # Controller cache fill only (run once before delivering to many hosts, or before going offline):
+            # every architecture's artifacts, unless the architecture option names one.
+            problems = []
+            if args["architecture"]:
+                selected, problems = select_architecture(selected, args["architecture"], manifest.release,
+                                                         "%s (the architecture option)" % args["architecture"])
+            problems += cache_fill_compatibility(selected)
             if problems:
                 raise CompatibilityError(problems, file=audit["manifest"])
             if self._task.check_mode:
@@ -105,12 +100,18 @@ class ActionModule(ActionBase):
             return out
 
         state = self._host_state(args, task_vars)
+        arch, described = host_architecture(task_vars, args["architecture"], state.get("host"))
+        # The host's build of each component, or a refusal naming what the release carries.
+        selected, arch_problems = select_architecture(selected, arch, manifest.release, described)
+        out["architecture"] = arch
         installed = state.get("installed") or {}
+        caps = host_capabilities(task_vars, args["host_capabilities"])
+        if arch_problems:
+            raise CompatibilityError(arch_problems + compatibility(selected, installed, caps), file=audit["manifest"])
         highest = (state.get("state") or {}).get("highest_release")
         record_highest = rollback_check(manifest.release, highest, args["allow_downgrade"], args["dest"],
                                         recorded=(state.get("state") or {}).get("release"))
         refuse_republished(selected, installed, args["allow_republish"], args["dest"])
-        caps = host_capabilities(task_vars, args["host_capabilities"])
         problems = compatibility(selected, installed, caps)
         if problems:
             raise CompatibilityError(problems, file=audit["manifest"])
@@ -148,8 +149,8 @@ class ActionModule(ActionBase):
             for comp in needed:
                 for art in comp.artifacts:
                     target = self._connection._shell.join_path(tmpdir, "%s--%s" % (comp.name, art.name))
-                    self._transfer_file(paths[(comp.name, art.name)], target)
-                    remote[(comp.name, art.name)] = target
+                    self._transfer_file(paths[(comp.name, art.name, art.arch)], target)
+                    remote[(comp.name, art.name, art.arch)] = target
             if remote:
                 self._fixup_perms2([tmpdir] + list(remote.values()), execute=False)
 
@@ -157,10 +158,12 @@ class ActionModule(ActionBase):
         for comp in selected:
             arts = []
             for art in comp.artifacts:
-                entry = {"name": art.name, "src": remote.get((comp.name, art.name), os.path.join(tmpdir, "not-transferred")),
+                entry = {"name": art.name, "src": remote.get((comp.name, art.name, art.arch), os.path.join(tmpdir, "not-transferred")),
                          art.algorithm: art.digest, "size": art.size, "unpack": art.unpack}
                 if art.unpacked_size is not None:
                     entry["unpacked_size"] = art.unpacked_size
+                if art.arch is not None:
+                    entry["arch"] = art.arch
                 arts.append(entry)
             components.append({"name": comp.name, "version": comp.version, "kind": comp.kind,
                                "requires": comp.requires, "artifacts": arts})

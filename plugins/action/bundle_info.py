@@ -5,46 +5,29 @@
 
 from __future__ import annotations
 
-import traceback
-
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError, RollbackError
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import format_time
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import format_time, select_architecture
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec import INFO_SPEC
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_action import BundleAction
 from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_plan import (
     compatibility,
     plan_components,
     republished,
     rollback_check,
 )
-from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import host_capabilities, load_release
+from ansible_collections.groundwork.infra.plugins.plugin_utils._bundle_source import host_architecture, host_capabilities, load_release
 
 
-class ActionModule(ActionBase):
+class ActionModule(BundleAction):
 
+    NAME = "bundle_info"
+    ARGUMENT_SPEC = INFO_SPEC
+    VALIDATION = {"required_one_of": [["manifest", "dest"]]}
     _supports_check_mode = True
-
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        validation, args = self.validate_argument_spec(argument_spec=INFO_SPEC, required_one_of=[["manifest", "dest"]])
-        del validation
-        try:
-            result.update(self._run(args, task_vars))
-        except BundleError as exc:
-            result.update(failed=True, msg=exc.message, error=exc.to_dict())
-        except Exception as exc:  # pylint: disable=broad-except
-            result.update(failed=True, msg="bundle_info failed unexpectedly: %s" % exc, exception=traceback.format_exc())
-        finally:
-            if self._connection._shell.tmpdir:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
 
     def _run(self, args, task_vars):
         out = {"changed": False}
-        installed, state = {}, {}
+        installed, state, reported = {}, {}, {}
         if args["dest"]:
             host = self._execute_module(
                 module_name="groundwork.infra.bundle_info",
@@ -53,19 +36,28 @@ class ActionModule(ActionBase):
             )
             if host.get("failed"):
                 raise BundleError("could not read the installed state at %s: %s" % (args["dest"], host.get("msg")))
-            installed, state = host.get("installed") or {}, host.get("state") or {}
+            installed, state, reported = host.get("installed") or {}, host.get("state") or {}, host.get("host") or {}
             out.update(installed=installed, state=state)
+        arch = None
+        if args["dest"] or args["architecture"]:
+            # The architecture of the host (or the one named): what it would get, and whether the release carries it.
+            arch, described = host_architecture(task_vars, args["architecture"], reported)
+            out.update(architecture=arch, architecture_source=described)
         if not args["manifest"]:
             return out
         manifest, audit = load_release(args)
-        selected = manifest.select(args["components"])
+        offered = manifest.select(args["components"])
+        selected, problems = offered, []
+        if "architecture" in out:
+            selected, problems = select_architecture(offered, arch, manifest.release, out["architecture_source"])
         caps = host_capabilities(task_vars, args["host_capabilities"])
-        problems = compatibility(selected, installed, caps, check_host=bool(args["dest"] or args["host_capabilities"]))
+        problems = problems + compatibility(selected, installed, caps, check_host=bool(args["dest"] or args["host_capabilities"]))
         out.update(
             release={"release": manifest.release, "issued": format_time(manifest.issued),
                      "expires": format_time(manifest.expires) if manifest.expires else None,
-                     "description": manifest.description},
-            components=[c.to_dict() for c in selected],
+                     "description": manifest.description, "format": manifest.format,
+                     "architectures": manifest.carried or ["all"]},
+            components=[c.to_dict() for c in offered],
             verified=audit,
             compatible=not problems,
             problems=problems,

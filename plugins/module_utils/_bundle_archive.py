@@ -19,7 +19,7 @@ import zlib
 from collections import deque
 from contextlib import contextmanager
 
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import ArchiveError, StorageError
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import NO_SPACE_ERRNOS, ArchiveError, storage_error
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import (
     BLOCK_SIZE,
     PIPELINE_BUFFERS,
@@ -65,7 +65,6 @@ _TYPE_NAMES = {
     tarfile.CONTTYPE: "contiguous file",
     tarfile.GNUTYPE_SPARSE: "sparse file",
 }
-_SPACE_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 _COMPRESSIONS = ("gz", "xz", "none")
 
 _READ_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) + ((lzma.LZMAError,) if lzma is not None else ())
@@ -597,9 +596,7 @@ def _write_error(exc, name, component, file):
         # The member's path is too long for the filesystem under this destination: the archive's fault (threat 25).
         return ArchiveError("unsafe member '%s': its path is too long for the filesystem at the destination (%s)"
                             % (_show(name), exc.strerror or exc), component=component, file=file)
-    if exc.errno in _SPACE_ERRNOS:
-        return StorageError("no space left on device while writing '%s'" % _show(name), component=component, file=file)
-    return StorageError("cannot write '%s': %s" % (_show(name), exc), component=component, file=file)
+    return storage_error(exc, "writing '%s'" % _show(name), component, file)
 
 
 class _PlainCopier:
@@ -1021,8 +1018,8 @@ def build_archive(src_dir, out_path, compression="gz", mtime=0):
         os.replace(tmp_path, out_abs)
         done = True
     except OSError as exc:
-        if exc.errno in _SPACE_ERRNOS:
-            raise StorageError("no space left on device while writing '%s'" % out_path, file=out_path) from exc
+        if exc.errno in NO_SPACE_ERRNOS:
+            raise storage_error(exc, "writing '%s'" % out_path, file=out_path) from exc
         raise
     finally:
         if not done:

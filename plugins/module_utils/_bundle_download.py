@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import http.client
 import json
@@ -29,6 +28,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
     IntegrityError,
     LockError,
     StorageError,
+    storage_error,
 )
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import (
     BLOCK_SIZE,
@@ -64,7 +64,6 @@ _DIGEST_LENGTHS = {"sha256": 64, "sha512": 128}
 _HEX = frozenset("0123456789abcdef")
 _DIR_MODE = 0o700
 _TLS_CONTEXTS = {}
-_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 _FILE_MODE = 0o600
 
 
@@ -333,13 +332,7 @@ def _write_all(fd, view, component, file):
 
 
 def _storage_error(exc, doing, component, file):
-    if exc.errno in _NO_SPACE:
-        reason = "no space left on the cache filesystem while %s" % doing
-    else:
-        reason = "filesystem error while %s: %s" % (doing, exc.strerror or exc)
-    if exc.filename:
-        reason = "%s (%s)" % (reason, exc.filename)
-    return StorageError(reason, component=component, file=file)
+    return storage_error(exc, doing, component, file, where="the cache filesystem")
 
 
 def _unlink(path):

@@ -10,6 +10,8 @@ message a user sees is enough to act on.
 
 from __future__ import annotations
 
+import errno
+
 
 class BundleError(Exception):
     """Base class. ``component`` and ``file`` are optional context."""
@@ -108,3 +110,24 @@ class StorageError(BundleError):
     """Disk full or another filesystem failure while writing."""
 
     kind = "storage"
+
+
+# A full disk and an exhausted quota read the same to the user.
+NO_SPACE_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def storage_error(exc, doing, component=None, file=None, where="device"):
+    """The StorageError for an OSError raised while ``doing`` something (one helper for every bundle module).
+
+    A full disk or quota (ENOSPC, EDQUOT) says "no space left on <where> while <doing>"; any
+    other error says "<doing> failed: <reason>". The file name the OS error carries is added
+    when the message does not name it already.
+    """
+    if getattr(exc, "errno", None) in NO_SPACE_ERRNOS:
+        reason = "no space left on %s while %s" % (where, doing)
+    else:
+        reason = "%s failed: %s" % (doing, getattr(exc, "strerror", None) or exc)
+    filename = getattr(exc, "filename", None)
+    if filename and str(filename) not in reason:
+        reason = "%s (%s)" % (reason, filename)
+    return StorageError(reason, component=component, file=file)

@@ -15,7 +15,7 @@ import stat
 import threading
 import time
 
-from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import IntegrityError, StorageError
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import IntegrityError, StorageError, storage_error
 
 SUPPORTED_ALGORITHMS = ("sha256", "sha512")
 BLOCK_SIZE = 1024 * 1024
@@ -41,7 +41,6 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 _STAMP_STAT_FIELDS = ("size", "mtime_ns", "ino", "dev", "ctime_ns")
 # A stamp is a few hundred bytes; anything bigger is not one.
 STAMP_MAX = 64 * 1024
-_SPACE_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 def new_hash(algorithm, component=None, file=None):
@@ -78,12 +77,6 @@ def digests_equal(expected, actual):
     if not isinstance(expected, str) or not isinstance(actual, str):
         return False
     return hmac.compare_digest(expected.strip().lower().encode("ascii", "replace"), actual.strip().lower().encode("ascii", "replace"))
-
-
-def _storage_error(exc, target, component, file):
-    if exc.errno in _SPACE_ERRNOS:
-        return StorageError("no space left on device while writing %s (%s)" % (target, exc.strerror or exc), component=component, file=file)
-    return StorageError("write failed for %s: %s" % (target, exc), component=component, file=file)
 
 
 def _write_all(dst, view):
@@ -124,12 +117,12 @@ def _stream(src, dst, hasher, limit, target, component, file):
             try:
                 _write_all(dst, chunk)
             except OSError as exc:
-                raise _storage_error(exc, target, component, file) from exc
+                raise storage_error(exc, "writing %s" % target, component, file) from exc
     if dst is not None:
         try:
             dst.flush()
         except OSError as exc:
-            raise _storage_error(exc, target, component, file) from exc
+            raise storage_error(exc, "writing %s" % target, component, file) from exc
     return total
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: groundwork.infra contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private to groundwork.infra: bundle manifest v1 parsing, validation and compatibility. Controller side.
+"""Private to groundwork.infra: bundle manifest parsing (formats 1 and 2), validation and compatibility. Controller side.
 
 Uses PyYAML and packaging, both dependencies of ansible-core, so this runs
 wherever the controller runs. The format is described in docs/bundle-format.md.
@@ -9,12 +9,14 @@ wherever the controller runs. The format is described in docs/bundle-format.md.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 import posixpath
 import re
 from urllib.parse import unquote, urljoin, urlparse, urlsplit
 
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import ARCHITECTURES, MACHINES, valid_architecture
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     CompatibilityError,
     ManifestError,
@@ -37,7 +39,10 @@ except ImportError as exc:  # pragma: no cover - both ship with ansible-core
     HAS_DEPS = False
     DEPS_ERROR = str(exc)
 
-FORMAT_VERSION = 1
+# Format 2 = format 1 + architectures (an artifact's ``arch``, a component's ``requires.architecture``).
+# A release without them is written, and read, as format 1.
+FORMAT_VERSION = 2
+FORMATS = (1, 2)
 MAX_MANIFEST_SIZE = 1024 * 1024
 KINDS = ("compose", "systemd", "k3s", "k8s-manifests", "helm", "cloud-init", "files")
 HASH_FIELDS = ("sha256", "sha512")
@@ -51,6 +56,9 @@ TOP_KEYS = {"format", "release", "issued", "expires", "components", "description
 COMPONENT_KEYS = {"name", "version", "kind", "description", "artifacts", "requires"}
 ARTIFACT_KEYS = {"name", "url", "size", "unpack", "unpacked_size"} | set(HASH_FIELDS)
 REQUIRES_KEYS = {"components", "host"}
+# What format 2 adds; in a format 1 manifest these are unknown fields.
+ARTIFACT_KEYS_BY_FORMAT = {1: ARTIFACT_KEYS, 2: ARTIFACT_KEYS | {"arch"}}
+REQUIRES_KEYS_BY_FORMAT = {1: REQUIRES_KEYS, 2: REQUIRES_KEYS | {"architecture"}}
 
 
 def _require_deps():
@@ -187,7 +195,7 @@ def default_unpack(name):
 
 
 class Artifact(object):
-    def __init__(self, name, url, algorithm, digest, size, unpack, unpacked_size=None):
+    def __init__(self, name, url, algorithm, digest, size, unpack, unpacked_size=None, arch=None):
         self.name = name
         self.url = url
         self.algorithm = algorithm
@@ -195,27 +203,56 @@ class Artifact(object):
         self.size = size
         self.unpack = unpack
         self.unpacked_size = unpacked_size
+        self.arch = arch  # a Debian architecture, or None: for every architecture
 
     def to_dict(self):
         data = {"name": self.name, "url": self.url, self.algorithm: self.digest, "size": self.size, "unpack": self.unpack}
         if self.unpacked_size is not None:
             data["unpacked_size"] = self.unpacked_size
+        if self.arch is not None:
+            data["arch"] = self.arch
         return data
 
 
 class Component(object):
-    def __init__(self, name, version, kind, artifacts, requires_components, requires_host, description=None):
+    def __init__(self, name, version, kind, artifacts, requires_components, requires_host, description=None,
+                 requires_architecture=None):
         self.name = name
         self.version = version
         self.kind = kind
         self.artifacts = artifacts
         self.requires_components = requires_components  # name -> spec string
         self.requires_host = requires_host  # capability -> spec string
+        self.requires_architecture = requires_architecture  # list of Debian architectures, or None: any
         self.description = description
 
     @property
     def requires(self):
-        return {"components": dict(self.requires_components), "host": dict(self.requires_host)}
+        data = {"components": dict(self.requires_components), "host": dict(self.requires_host)}
+        if self.requires_architecture:
+            data["architecture"] = list(self.requires_architecture)
+        return data
+
+    @property
+    def carried(self):
+        """Architectures this component has builds for (sorted); empty when every artifact is for all."""
+        return sorted(set(a.arch for a in self.artifacts if a.arch is not None))
+
+    @property
+    def architectures(self):
+        """Architectures this component can be delivered to (sorted), or None for every architecture."""
+        carried, required = self.carried, self.requires_architecture
+        if carried and required:
+            return sorted(set(carried) & set(required))
+        if carried or required:
+            return sorted(carried or required)
+        return None
+
+    def for_architecture(self, arch):
+        """A copy with the artifacts a host of ``arch`` gets: those for all architectures and those for ``arch``."""
+        comp = copy.copy(self)
+        comp.artifacts = [a for a in self.artifacts if a.arch is None or a.arch == arch]
+        return comp
 
     def to_dict(self):
         return {
@@ -223,20 +260,57 @@ class Component(object):
             "version": self.version,
             "kind": self.kind,
             "description": self.description,
+            "architectures": self.architectures or ["all"],
             "artifacts": [a.to_dict() for a in self.artifacts],
             "requires": self.requires,
             "size": sum(a.size for a in self.artifacts),
         }
 
 
+def describe_architectures(architectures):
+    return ", ".join(architectures) if architectures else "all architectures"
+
+
+def select_architecture(components, arch, release, host=None):
+    """The components as a host of architecture ``arch`` gets them, and the problems that refuse it.
+
+    A component with builds for some architectures only (artifacts with ``arch``), or that
+    requires some (``requires.architecture``), cannot go to a host of another architecture:
+    each such component gives one problem naming what it and the release carry. Components
+    for all architectures go anywhere, whatever ``arch`` is (None: unknown). ``host``
+    describes the host's architecture in the problems (for example "armhf (ansible_architecture armv7l)").
+    """
+    host = host or arch or "of an unknown architecture"
+    carried = sorted(set(a for comp in components for a in (comp.architectures or ())))
+    selected, problems = [], []
+    for comp in components:
+        allowed = comp.architectures
+        if allowed is None or arch in allowed:
+            selected.append(comp.for_architecture(arch))
+            continue
+        if comp.requires_architecture and (not comp.carried or arch in comp.carried):
+            why = "requires architecture %s" % describe_architectures(comp.requires_architecture)
+        else:
+            why = "has no build for it (it is built for %s)" % describe_architectures(allowed)
+        problems.append("%s %s %s, but the host is %s; release %s carries %s" % (
+            comp.name, comp.version, why, host, release, describe_architectures(carried)))
+    return selected, problems
+
+
 class Manifest(object):
-    def __init__(self, release, issued, expires, components, source, description=None):
+    def __init__(self, release, issued, expires, components, source, description=None, format=1):
         self.release = release
         self.issued = issued
         self.expires = expires
         self.components = components  # ordered list
         self.source = source
         self.description = description
+        self.format = format
+
+    @property
+    def carried(self):
+        """Every architecture some component of the release has a build for (sorted; empty: all are for all)."""
+        return sorted(set(a for comp in self.components for a in comp.carried))
 
     @property
     def by_name(self):
@@ -268,7 +342,7 @@ class Manifest(object):
 
     def to_dict(self):
         return {
-            "format": FORMAT_VERSION,
+            "format": self.format,
             "release": self.release,
             "issued": format_time(self.issued),
             "expires": format_time(self.expires) if self.expires else None,
@@ -354,7 +428,23 @@ class Locations(object):
                             component=component, file=file)
 
 
-def _parse_artifact(raw, index, component, base_url, file, locations=None):
+def _format_2_only(raw, field, fmt, what, component, file):
+    if fmt < 2 and field in raw:
+        raise ManifestError("%s has '%s', which a format 1 manifest does not have: architectures need format: 2"
+                            % (what, field), component=component, file=file)
+
+
+def _parse_arch(value, what, component, file):
+    if valid_architecture(value):
+        return value
+    hint = ""
+    if isinstance(value, str) and MACHINES.get(value.lower()) in ARCHITECTURES:
+        hint = " (the Debian name of %s is %s)" % (value, MACHINES[value.lower()])
+    raise ManifestError("%s %r is not an architecture the bundle format names: %s%s" % (what, value, ", ".join(ARCHITECTURES), hint),
+                        component=component, file=file)
+
+
+def _parse_artifact(raw, index, component, base_url, file, locations=None, fmt=1):
     what = "artifact #%d" % (index + 1)
     if not isinstance(raw, dict):
         raise ManifestError("%s must be a mapping" % what, component=component, file=file)
@@ -363,7 +453,8 @@ def _parse_artifact(raw, index, component, base_url, file, locations=None):
         raise ManifestError(
             "%s uses unsupported hash algorithm %s (sha256 or sha512 only)" % (what, ", ".join(weak)),
             component=component, file=file)
-    _strict_keys(raw, ARTIFACT_KEYS, what, component, file)
+    _format_2_only(raw, "arch", fmt, what, component, file)
+    _strict_keys(raw, ARTIFACT_KEYS_BY_FORMAT[fmt], what, component, file)
     name = raw.get("name")
     if not valid_file_name(name):
         raise ManifestError("%s has an invalid file name %r (a plain file name: letters, digits, . _ + -)" % (what, name),
@@ -396,15 +487,17 @@ def _parse_artifact(raw, index, component, base_url, file, locations=None):
     unpacked_size = raw.get("unpacked_size")
     if unpacked_size is not None:
         unpacked_size = _non_negative_int(unpacked_size, "%s unpacked_size" % what, component, file)
-    return Artifact(name, resolved, algorithm, digest.lower(), size, unpack, unpacked_size)
+    arch = _parse_arch(raw["arch"], "%s arch" % what, component, file) if "arch" in raw else None
+    return Artifact(name, resolved, algorithm, digest.lower(), size, unpack, unpacked_size, arch=arch)
 
 
-def _parse_requires(raw, component, file):
+def _parse_requires(raw, component, file, fmt=1):
     if raw is None:
-        return {}, {}
+        return {}, {}, None
     if not isinstance(raw, dict):
         raise ManifestError("requires must be a mapping with 'components' and/or 'host'", component=component, file=file)
-    _strict_keys(raw, REQUIRES_KEYS, "requires", component, file)
+    _format_2_only(raw, "architecture", fmt, "requires", component, file)
+    _strict_keys(raw, REQUIRES_KEYS_BY_FORMAT[fmt], "requires", component, file)
     comps = raw.get("components") or {}
     host = raw.get("host") or {}
     if not isinstance(comps, dict) or not isinstance(host, dict):
@@ -423,7 +516,20 @@ def _parse_requires(raw, component, file):
                                 component=component, file=file)
         parse_specifier(spec, "requirement on host capability '%s'" % name, component, file)
         req_h[name] = spec
-    return req_c, req_h
+    req_a = None
+    if "architecture" in raw:
+        value = raw["architecture"]
+        if not isinstance(value, list) or not value:
+            raise ManifestError("requires.architecture must list the architectures the component runs on, for example [amd64, arm64]",
+                                component=component, file=file)
+        req_a = []
+        for item in value:
+            arch = _parse_arch(item, "requires.architecture entry", component, file)
+            if arch in req_a:
+                raise ManifestError("requires.architecture lists %s twice" % arch, component=component, file=file)
+            req_a.append(arch)
+        req_a.sort()
+    return req_c, req_h, req_a
 
 
 def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANIFEST_SIZE):
@@ -444,8 +550,9 @@ def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANI
     _strict_keys(raw, TOP_KEYS, "manifest", file=source)
     fmt = raw.get("format")
     # Exactly the integer 1: YAML true and 1.0 compare equal to 1 in Python.
-    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt != FORMAT_VERSION:
-        raise ManifestError("unsupported bundle format %r (this collection reads format %d)" % (fmt, FORMAT_VERSION), file=source)
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt not in FORMATS:
+        raise ManifestError("unsupported bundle format %r (this collection reads formats %s)" % (fmt, ", ".join(map(str, FORMATS))),
+                            file=source)
     release = raw.get("release")
     parse_version(release, "release", file=source)
     if "issued" not in raw:
@@ -481,22 +588,33 @@ def load_manifest(data, source="manifest.yaml", base_url=None, max_size=MAX_MANI
         if not isinstance(arts_raw, list) or not arts_raw:
             raise ManifestError("component must list at least one artifact", component=name, file=source)
         artifacts = []
-        names = set()
+        names = {}  # artifact name -> architectures it is listed for (None: all)
         for aindex, araw in enumerate(arts_raw):
-            art = _parse_artifact(araw, aindex, name, base_url, source, locations)
-            if art.name in names:
-                raise ManifestError("artifact '%s' is listed twice" % art.name, component=name, file=source)
-            names.add(art.name)
+            art = _parse_artifact(araw, aindex, name, base_url, source, locations, fmt=fmt)
+            listed = names.setdefault(art.name, set())
+            if art.arch in listed:
+                raise ManifestError("artifact '%s' is listed twice%s" % (art.name, " for %s" % art.arch if art.arch else ""),
+                                    component=name, file=source)
+            if listed and (art.arch is None or None in listed):
+                # A host of that architecture would get two files of one name.
+                raise ManifestError("artifact '%s' is listed for all architectures and for %s: a host would get both"
+                                    % (art.name, ", ".join(sorted(a for a in listed | {art.arch} if a))),
+                                    component=name, file=source)
+            listed.add(art.arch)
             artifacts.append(art)
-        req_c, req_h = _parse_requires(craw.get("requires"), name, source)
+        req_c, req_h, req_a = _parse_requires(craw.get("requires"), name, source, fmt=fmt)
         if name in req_c:
             raise ManifestError("component requires itself", component=name, file=source)
         description = craw.get("description")
-        components.append(Component(name, version, kind, artifacts, req_c, req_h,
-                                    description=description if isinstance(description, str) else None))
+        component = Component(name, version, kind, artifacts, req_c, req_h,
+                              description=description if isinstance(description, str) else None, requires_architecture=req_a)
+        if req_a and component.carried and not component.architectures:
+            raise ManifestError("requires.architecture (%s) and the architectures of the artifacts (%s) have none in common"
+                                % (", ".join(req_a), ", ".join(component.carried)), component=name, file=source)
+        components.append(component)
     description = raw.get("description")
     return Manifest(release, issued, expires, components, source,
-                    description=description if isinstance(description, str) else None)
+                    description=description if isinstance(description, str) else None, format=fmt)
 
 
 def compare_releases(a, b):

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import time
 
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import file_architecture, recorded_architecture
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import (
     ArchiveError,
     BundleError,
@@ -33,6 +34,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors im
     LockError,
     RollbackError,
     StorageError,
+    storage_error,
 )
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import copy_verified, fsync_dir, hash_file, open_verified_in_place
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import (
@@ -48,12 +50,6 @@ META_DIR = ".groundwork"
 STATE_FILE = "state.json"
 STATE_FORMAT = 1
 CURRENT = "current"
-
-
-def _storage_error(exc, what, component=None, file=None):
-    if getattr(exc, "errno", None) == errno.ENOSPC:
-        return StorageError("no space left on device while %s" % what, component=component, file=file)
-    return StorageError("%s failed: %s" % (what, exc), component=component, file=file)
 
 
 class JsonLines(object):
@@ -208,6 +204,7 @@ class Destination(object):
                     "release": record.get("release"),
                     "requires": record.get("requires") or {},
                     "artifacts": record.get("artifacts") or [],
+                    "architecture": recorded_architecture(record.get("artifacts")),
                     "installed_at": record.get("installed_at"),
                 })
                 if full:
@@ -264,7 +261,7 @@ class Destination(object):
                 if not os.path.isdir(sub):
                     os.mkdir(sub, mode)
         except OSError as exc:
-            raise _storage_error(exc, "creating %s" % self.path)
+            raise storage_error(exc, "creating %s" % self.path)
 
     def clean_stale_staging(self):
         """Remove staging left behind by a killed run (call with the lock held)."""
@@ -287,7 +284,7 @@ class Destination(object):
         try:
             return tempfile.mkdtemp(prefix="stage-", dir=os.path.join(self.meta, "staging"))
         except OSError as exc:
-            raise _storage_error(exc, "creating a staging directory under %s" % self.meta)
+            raise storage_error(exc, "creating a staging directory under %s" % self.meta)
 
     # -- install -----------------------------------------------------------
     def stage_component(self, component, limits, staging, full=False):
@@ -343,7 +340,7 @@ class Destination(object):
             except (IOError, OSError) as exc:
                 if exc.errno == errno.ENOENT:
                     raise BundleError("artifact was not delivered to the host (%s missing)" % art["src"], component=name, file=art["name"])
-                raise _storage_error(exc, "copying the artifact into staging", component=name, file=art["name"])
+                raise storage_error(exc, "copying the artifact into staging", component=name, file=art["name"])
             stats["artifacts"].append({"name": art["name"], "algorithm": algorithm, "digest": copied["digest"], "bytes": copied["bytes"],
                                        "checked": copied.get("checked", algorithm)})
             stats["bytes"] += copied["bytes"]
@@ -357,7 +354,7 @@ class Destination(object):
                     extracted = extract_archive(source.name if source is not None else local, target, alimits,
                                                 component=name, file=art["name"], fileobj=source, inventory=inventory)
                 except OSError as exc:
-                    raise _storage_error(exc, "extracting", component=name, file=art["name"])
+                    raise storage_error(exc, "extracting", component=name, file=art["name"])
                 except RecursionError:
                     # tarfile reads each chained PAX/GNU long-name header one recursion level deeper (threat 25).
                     raise ArchiveError(CHAINED_HEADERS, component=name, file=art["name"]) from None
@@ -378,6 +375,11 @@ class Destination(object):
             else:
                 if os.path.lexists(os.path.join(tree, art["name"])):
                     raise ArchiveError("'%s' is provided by more than one artifact" % art["name"], component=name, file=art["name"])
+                built_for = file_architecture(local) if art.get("arch") else None
+                if built_for is not None and built_for != art["arch"]:
+                    # Signed and intact, but labelled for another architecture than the program it holds (threat 27).
+                    raise IntegrityError("artifact is labelled %s but is an executable for %s" % (art["arch"], built_for),
+                                         component=name, file=art["name"])
                 placed = os.path.join(tree, art["name"])
                 os.rename(local, placed)
                 digest = copied["digest"] if algorithm == "sha256" else hash_file(placed, "sha256")[0]
@@ -452,7 +454,8 @@ def _artifact_key(artifacts):
     key = []
     for art in artifacts:
         algorithm = "sha512" if art.get("sha512") else "sha256"
-        key.append((art.get("name"), algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack"))))
+        key.append((art.get("name"), algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack")),
+                    art.get("arch") or ""))
     return sorted(key)
 
 
@@ -523,7 +526,7 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
             except BundleError:
                 raise
             except OSError as exc:
-                raise _storage_error(exc, "staging", component=comp["name"])
+                raise storage_error(exc, "staging", component=comp["name"])
             result["verified"]["files"] += stats["files"]
             result["verified"]["bytes"] += stats["bytes"]
             result["verified"]["artifacts"].extend(dict(a, component=comp["name"]) for a in stats["artifacts"])
@@ -566,7 +569,7 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
                     "installed_at": now if now is not None else time.time(),
                 })
             except OSError as exc:
-                raise _storage_error(exc, "moving the verified release into place", component=name)
+                raise storage_error(exc, "moving the verified release into place", component=name)
         for comp, item in zip(components, plan):
             item.pop("tree", None)
             if item["action"] in ("install", "switch"):
@@ -575,7 +578,7 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
                     if destination.switch_current(comp["name"], comp["version"]):
                         switched.append((comp["name"], previous))
                 except OSError as exc:
-                    raise _storage_error(exc, "switching 'current'", component=comp["name"])
+                    raise storage_error(exc, "switching 'current'", component=comp["name"])
         new_state = dict(state)
         new_state["format"] = STATE_FORMAT
         new_state["release"] = release
@@ -587,7 +590,7 @@ def install_release(dest, release, components, check_mode=False, verify="fast", 
         try:
             destination.write_state(new_state)
         except OSError as exc:
-            raise _storage_error(exc, "writing the destination state", file=os.path.join(destination.meta, STATE_FILE))
+            raise storage_error(exc, "writing the destination state", file=os.path.join(destination.meta, STATE_FILE))
         # Committed: from here on nothing is undone.
         created = []
         replaced = []

@@ -8,6 +8,8 @@ SOURCE_SPEC matches the doc fragment groundwork.infra.bundle_source; keep them s
 
 from __future__ import annotations
 
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import ARCHITECTURES
+
 SOURCE_SPEC = dict(
     manifest=dict(type="str"),
     signature=dict(type="str"),
@@ -37,6 +39,7 @@ FETCH_SPEC.update(
     cache_dir=dict(type="path", default="~/.cache/groundwork-infra/bundles"),
     keep=dict(type="int", default=3),
     lock_timeout=dict(type="int", default=300),
+    architecture=dict(type="str", choices=list(ARCHITECTURES)),
 )
 FETCH_SPEC.update(LIMITS_SPEC)
 
@@ -44,4 +47,5 @@ INFO_SPEC = dict(SOURCE_SPEC)
 INFO_SPEC.update(
     dest=dict(type="path"),
     verify=dict(type="str", default="fast", choices=["fast", "full"]),
+    architecture=dict(type="str", choices=list(ARCHITECTURES)),
 )

@@ -17,6 +17,11 @@ description:
   - Archives are reproducible. The same input gives byte-identical archives and the same
     sha256. Members are sorted, mtimes fixed, owner and group 0, modes normalised and
     setuid, setgid and sticky bits dropped.
+  - A component may carry builds for several architectures (O(components[].per_arch)), each
+    labelled with its architecture in the manifest, which is then format 2; a host gets the
+    build of its own architecture. A release with no per-architecture input is written as
+    format 1, byte for byte as before. A plain file given for one architecture that is an ELF
+    executable for another is refused.
   - Signs the manifest with a minisign secret key when O(signing_key) is given, writing
     C(manifest.yaml.minisig) beside it. The real C(minisign -V) accepts the signature.
   - Idempotent. When the archives and the manifest content are unchanged, nothing is
@@ -100,6 +105,37 @@ options:
         type: list
         elements: path
         default: []
+      per_arch:
+        description:
+          - Inputs for one architecture each, keyed by Debian's names. Their artifacts are labelled
+            with the architecture (C(arch) in the manifest) and stored under
+            C(artifacts/<component>/<version>/<arch>/); a host gets those of its own architecture
+            beside the component's O(components[].src) and O(components[].files), which are for
+            every architecture.
+          - Files of the same name for different architectures are fine (each host gets one);
+            a name both for every architecture and for one is refused.
+        type: dict
+        suboptions:
+          amd64:
+            description: Inputs for amd64 (x86_64) hosts.
+            type: dict
+            suboptions: &arch_input
+              src:
+                description: Directory whose content becomes the archive C(<name>-<version>-<arch>.tar.gz) (or C(.tar.xz), C(.tar)).
+                type: path
+              files:
+                description: Plain files added as they are, for example this architecture's binary.
+                type: list
+                elements: path
+                default: []
+          arm64:
+            description: Inputs for arm64 (aarch64) hosts.
+            type: dict
+            suboptions: *arch_input
+          armhf:
+            description: Inputs for armhf (32-bit ARM, armv7l) hosts.
+            type: dict
+            suboptions: *arch_input
       compression:
         description: Compression of the archive made from O(components[].src).
         type: str
@@ -111,6 +147,8 @@ options:
             constraints, and C(host) maps host capabilities (for example C(docker_engine), C(k3s),
             C(systemd), C(python)) to version constraints. Constraints use PEP 440 specifiers
             such as C(>=24.0,<28).
+          - C(architecture) lists the architectures the component runs on (for example
+            C([amd64, arm64])); a host of another one is refused. It makes the manifest format 2.
         type: dict
         default: {}
   issued:
@@ -170,9 +208,15 @@ EXAMPLES = r"""
       - name: k3s
         version: "1.30.2+k3s1"
         kind: k3s
-        files:
-          - downloads/k3s
-          - downloads/k3s-airgap-images-amd64.tar.zst
+        per_arch:
+          amd64:
+            files:
+              - downloads/amd64/k3s
+              - downloads/amd64/k3s-airgap-images-amd64.tar.zst
+          arm64:
+            files:
+              - downloads/arm64/k3s
+              - downloads/arm64/k3s-airgap-images-arm64.tar.zst
   delegate_to: localhost
   run_once: true
 """
@@ -211,6 +255,11 @@ components:
   sample: [{"name": "hello-web", "version": "1.0.0", "kind": "compose",
             "artifacts": [{"name": "hello-web-1.0.0.tar.gz", "url": "artifacts/hello-web/1.0.0/hello-web-1.0.0.tar.gz",
                            "sha256": "0f6c...", "size": 20480, "unpack": true, "unpacked_size": 61440}]}]
+format:
+  description: Format of the manifest written, 1 without architectures, 2 with.
+  returned: always
+  type: int
+  sample: 2
 """
 
 import datetime
@@ -223,6 +272,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import ARCHITECTURES, file_architecture
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import build_archive
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_hash import hash_file
@@ -236,6 +286,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_names imp
 
 CONTENT_PREFIX = "# content-sha256: "
 SUFFIX = {"gz": ".tar.gz", "xz": ".tar.xz", "none": ".tar"}
+ARCH_INPUT_SPEC = dict(src=dict(type="path"), files=dict(type="list", elements="path", default=[]))
 
 ARGUMENT_SPEC = dict(
     dest=dict(type="path", required=True),
@@ -250,6 +301,7 @@ ARGUMENT_SPEC = dict(
         files=dict(type="list", elements="path", default=[]),
         compression=dict(type="str", default="gz", choices=["gz", "xz", "none"]),
         requires=dict(type="dict", default={}),
+        per_arch=dict(type="dict", options=dict((arch, dict(type="dict", options=ARCH_INPUT_SPEC)) for arch in ARCHITECTURES)),
     )),
     issued=dict(type="str"),
     expires=dict(type="str"),
@@ -273,7 +325,8 @@ def _q(value):
 
 def render_manifest(manifest, content_key):
     """Deterministic YAML without a YAML library (this module may run on any build host)."""
-    lines = [CONTENT_PREFIX + content_key, "format: 1", "release: %s" % _q(manifest["release"]), "issued: %s" % _q(manifest["issued"])]
+    lines = [CONTENT_PREFIX + content_key, "format: %d" % manifest_format(manifest["components"]),
+             "release: %s" % _q(manifest["release"]), "issued: %s" % _q(manifest["issued"])]
     if manifest.get("expires"):
         lines.append("expires: %s" % _q(manifest["expires"]))
     if manifest.get("description"):
@@ -290,18 +343,28 @@ def render_manifest(manifest, content_key):
         lines.append("    artifacts:")
         for art in comp["artifacts"]:
             lines.append("      - name: %s" % _q(art["name"]))
-            for key in ("url", "sha256", "size", "unpack", "unpacked_size"):
+            for key in ("arch", "url", "sha256", "size", "unpack", "unpacked_size"):
                 if key in art:
                     lines.append("        %s: %s" % (key, _q(art[key])))
         req = comp.get("requires") or {}
-        if req.get("components") or req.get("host"):
+        if req.get("components") or req.get("host") or req.get("architecture"):
             lines.append("    requires:")
             for section in ("components", "host"):
                 if req.get(section):
                     lines.append("      %s:" % section)
                     for key in sorted(req[section]):
                         lines.append("        %s: %s" % (_q(key), _q(req[section][key])))
+            if req.get("architecture"):
+                lines.append("      architecture: [%s]" % ", ".join(_q(a) for a in req["architecture"]))
     return "\n".join(lines) + "\n"
+
+
+def manifest_format(components):
+    """2 when an artifact is for one architecture or a component requires one, else 1 (as before architectures)."""
+    for comp in components:
+        if (comp.get("requires") or {}).get("architecture") or any(a.get("arch") for a in comp["artifacts"]):
+            return 2
+    return 1
 
 
 def _iso(moment):
@@ -359,17 +422,37 @@ class BundleBuilder(object):
             seen.add(name)
             if not valid_version(comp["version"]):
                 raise BundleError("version '%s' is not allowed: letters, digits and . + _ - only" % comp["version"], component=name)
-            if not comp["src"] and not comp["files"]:
-                raise BundleError("needs src (a directory to archive) or files (plain files), or both", component=name)
-            if comp["src"] and not os.path.isdir(comp["src"]):
-                raise BundleError("src is not a directory", component=name, file=comp["src"])
-            for path in comp["files"]:
-                if not os.path.isfile(path):
-                    raise BundleError("file to add is missing or not a regular file", component=name, file=path)
+            per_arch = dict((arch, inputs) for arch, inputs in (comp["per_arch"] or {}).items() if inputs is not None)
+            if not comp["src"] and not comp["files"] and not per_arch:
+                raise BundleError("needs src (a directory to archive), files (plain files) or per_arch inputs", component=name)
+            for arch, inputs in [(None, comp)] + sorted(per_arch.items()):
+                label = " for %s" % arch if arch else ""
+                if arch and not inputs["src"] and not inputs["files"]:
+                    raise BundleError("per_arch.%s needs src or files" % arch, component=name)
+                if inputs["src"] and not os.path.isdir(inputs["src"]):
+                    raise BundleError("src for %s is not a directory" % arch if arch else "src is not a directory",
+                                      component=name, file=inputs["src"])
+                for path in inputs["files"]:
+                    if not os.path.isfile(path):
+                        raise BundleError("file to add%s is missing or not a regular file" % label, component=name, file=path)
+                    built_for = file_architecture(path) if arch else None
+                    if built_for is not None and built_for != arch:
+                        # A wrong file in the wrong list would reach hosts that cannot run it.
+                        raise BundleError("file given for %s is an executable for %s" % (arch, built_for), component=name, file=path)
             req = comp["requires"] or {}
-            extra = set(req) - set(["components", "host"])
+            extra = set(req) - set(["components", "host", "architecture"])
             if extra:
-                raise BundleError("requires may only hold 'components' and 'host', not %s" % ", ".join(sorted(extra)), component=name)
+                raise BundleError("requires may only hold 'components', 'host' and 'architecture', not %s" % ", ".join(sorted(extra)),
+                                  component=name)
+            if "architecture" in req:
+                archs = req["architecture"]
+                if not isinstance(archs, list) or not archs or any(a not in ARCHITECTURES for a in archs):
+                    raise BundleError("requires.architecture must list architectures among %s, got %r" % (", ".join(ARCHITECTURES), archs),
+                                      component=name)
+                carried = set(per_arch)
+                if carried and not carried & set(archs):
+                    raise BundleError("requires.architecture (%s) names none of the per_arch architectures (%s)"
+                                      % (", ".join(sorted(archs)), ", ".join(sorted(carried))), component=name)
             for section, pattern in (("components", NAME_RE), ("host", CAPABILITY_RE)):
                 entries = req.get(section) or {}
                 if not isinstance(entries, dict):
@@ -385,30 +468,48 @@ class BundleBuilder(object):
         """Build every artifact into ``workdir``; return the manifest components."""
         params = self.params
         components = []
+        self.placed = []
+        base = params["base_url"].rstrip("/") + "/" if params["base_url"] else ""
         for comp in params["components"]:
             name, version = comp["name"], comp["version"]
-            rel_dir = "artifacts/%s/%s" % (name, version)
-            out_dir = os.path.join(workdir, rel_dir)
-            os.makedirs(out_dir, 0o755)
             artifacts = []
-            if comp["src"]:
-                file_name = "%s-%s%s" % (name, version, SUFFIX[comp["compression"]])
-                info = build_archive(comp["src"], os.path.join(out_dir, file_name), compression=comp["compression"], mtime=params["mtime"])
-                artifacts.append({"name": file_name, "sha256": info["sha256"], "size": info["size"], "unpack": True,
+            # Every architecture's inputs in one fixed order (Debian's names sorted), so that the
+            # same inputs give the same manifest byte for byte.
+            inputs = [(None, comp)] + [(arch, comp["per_arch"][arch]) for arch in ARCHITECTURES
+                                       if (comp["per_arch"] or {}).get(arch) is not None]
+            for arch, given in inputs:
+                rel_dir = "artifacts/%s/%s%s" % (name, version, "/" + arch if arch else "")
+                out_dir = os.path.join(workdir, rel_dir)
+                os.makedirs(out_dir, 0o755, exist_ok=True)
+                built = []
+                if given["src"]:
+                    file_name = "%s-%s%s%s" % (name, version, "-" + arch if arch else "", SUFFIX[comp["compression"]])
+                    info = build_archive(given["src"], os.path.join(out_dir, file_name), compression=comp["compression"],
+                                         mtime=params["mtime"])
+                    built.append({"name": file_name, "sha256": info["sha256"], "size": info["size"], "unpack": True,
                                   "unpacked_size": info["unpacked_size"]})
-            for path in comp["files"]:
-                file_name = os.path.basename(path)
-                if any(a["name"] == file_name for a in artifacts):
-                    raise BundleError("two artifacts are named '%s'" % file_name, component=name, file=path)
-                shutil.copyfile(path, os.path.join(out_dir, file_name))
-                os.chmod(os.path.join(out_dir, file_name), 0o644)
-                digest, size = hash_file(os.path.join(out_dir, file_name), "sha256")
-                artifacts.append({"name": file_name, "sha256": digest, "size": size, "unpack": False})
-            base = params["base_url"].rstrip("/") + "/" if params["base_url"] else ""
-            for art in artifacts:
-                art["url"] = base + rel_dir + "/" + art["name"]
+                for path in given["files"]:
+                    file_name = os.path.basename(path)
+                    shutil.copyfile(path, os.path.join(out_dir, file_name))
+                    os.chmod(os.path.join(out_dir, file_name), 0o644)
+                    digest, size = hash_file(os.path.join(out_dir, file_name), "sha256")
+                    built.append({"name": file_name, "sha256": digest, "size": size, "unpack": False})
+                for art in built:
+                    # One host gets the artifacts for all architectures and those for its own: no name twice among them.
+                    clash = [a for a in artifacts if a["name"] == art["name"] and (a.get("arch") == arch or not arch or not a.get("arch"))]
+                    if clash or any(a is not art and a["name"] == art["name"] for a in built):
+                        raise BundleError("two artifacts are named '%s'%s" % (art["name"], " for %s" % arch if arch else ""),
+                                          component=name, file=art["name"])
+                    if arch:
+                        art["arch"] = arch
+                    art["url"] = base + rel_dir + "/" + art["name"]
+                    self.placed.append(rel_dir + "/" + art["name"])
+                    artifacts.append(art)
+            requires = dict(comp["requires"] or {})
+            if requires.get("architecture"):
+                requires["architecture"] = sorted(set(requires["architecture"]))
             components.append({"name": name, "version": version, "kind": comp["kind"], "description": comp["description"],
-                               "artifacts": artifacts, "requires": comp["requires"] or {}})
+                               "artifacts": artifacts, "requires": requires})
         return components
 
     def _times(self, existing_issued):
@@ -475,7 +576,7 @@ class BundleBuilder(object):
                 manifest["base_url"] = params["base_url"].rstrip("/") + "/"
             text = render_manifest(manifest, content_key)
             result = {"changed": not unchanged, "manifest": manifest_path, "release": params["release"], "issued": issued,
-                      "components": components}
+                      "components": components, "format": manifest_format(components)}
             if self.module._diff:
                 result["diff"] = {"before": old_text or "", "after": text if not unchanged else (old_text or "")}
             if params["signing_key"]:
@@ -489,11 +590,9 @@ class BundleBuilder(object):
             if params["signing_key"]:
                 signature, result["key_id"] = self._sign(text, params["release"], digest)
             # Move artifacts into place, then the manifest, then its signature.
-            for comp in components:
-                rel_dir = os.path.join("artifacts", comp["name"], comp["version"])
-                os.makedirs(os.path.join(dest, rel_dir), 0o755, exist_ok=True)
-                for art in comp["artifacts"]:
-                    os.replace(os.path.join(workdir, rel_dir, art["name"]), os.path.join(dest, rel_dir, art["name"]))
+            for rel_path in self.placed:
+                os.makedirs(os.path.join(dest, os.path.dirname(rel_path)), 0o755, exist_ok=True)
+                os.replace(os.path.join(workdir, rel_path), os.path.join(dest, rel_path))
             for path, body in ((manifest_path, text), (sig_path, signature)):
                 if body is None:
                     continue

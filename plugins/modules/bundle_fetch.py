@@ -28,8 +28,16 @@ description:
     digest again on a copy in the destination filesystem, unpacks archives safely into a private
     staging directory, moves the release to C(<dest>/<component>/<version>/) and switches
     C(<dest>/<component>/current) atomically.
+  - Each host gets the artifacts of its own architecture (a format 2 manifest can carry builds for
+    C(amd64), C(arm64) and C(armhf) side by side) plus those for all architectures. The host's
+    architecture comes from O(architecture), else from its facts (C(ansible_architecture) in
+    Debian's names, so C(x86_64) is C(amd64), C(aarch64) C(arm64) and C(armv7l) C(armhf)), else from
+    what the host reports. A host whose architecture the release does not carry (or that a
+    component's C(requires.architecture) excludes) is refused before anything changes, with an
+    error that names the architectures the release carries.
   - Without O(dest) it only fills the controller cache (useful with C(run_once) before a large
-    rollout, or before going offline).
+    rollout, or before going offline), with the artifacts of every architecture unless
+    O(architecture) names one.
   - A re-run with nothing changed downloads nothing, copies nothing and reports no change.
 author:
   - groundwork.infra maintainers (@groundwork-infra)
@@ -117,6 +125,12 @@ options:
       - Largest number of members an archive may hold.
     type: int
     default: 50000
+  architecture:
+    description:
+      - The host's architecture in Debian's names, instead of the one its facts give. For a cache
+        fill without O(dest), the one architecture whose artifacts to download.
+    type: str
+    choices: [amd64, arm64, armhf]
 notes:
   - Signature checks run on the controller and need the C(cryptography) Python library, which
     ansible-core already depends on. Code on the managed host uses the Python standard library only.
@@ -171,7 +185,13 @@ components:
   type: list
   elements: dict
   sample: [{"name": "hello-web", "kind": "compose", "previous": "0.9.0", "version": "1.0.0",
-            "action": "install", "path": "/opt/groundwork/bundles/hello-web/1.0.0"}]
+            "action": "install", "path": "/opt/groundwork/bundles/hello-web/1.0.0", "architecture": "arm64"}]
+architecture:
+  description: The host's architecture in Debian's names, as the delivery used it (null when unknown).
+    Each entry of RV(components) says which build it got, V(all) for a component built for every architecture.
+  returned: when O(dest) is set
+  type: str
+  sample: arm64
 verified:
   description: What was verified, for the audit trail. The manifest location and digest, whether it
     was signed and by which key id, the trusted comment, and the files and bytes checked on the host

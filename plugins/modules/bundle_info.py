@@ -18,6 +18,9 @@ description:
   - With both, tells whether moving to the release is compatible, which components would change
     from which version to which, and whether it would be refused as a downgrade. This is the
     C(list), C(show), C(check-compatibility) and C(upgrade --dry-run) of the bundle tool.
+  - With O(dest) (or O(architecture)) the release is judged for the host's architecture, and a
+    component built only for other architectures is a problem that names the architectures the
+    release carries. RV(components) shows each component's architectures either way.
   - Changes nothing, on the controller or on the host.
   - The manifest part runs in an action plugin on the controller; the host part runs with the
     Python standard library only.
@@ -54,6 +57,12 @@ options:
     type: str
     choices: [fast, full]
     default: fast
+  architecture:
+    description:
+      - Judge the release for this architecture (Debian's names) instead of the host's own, which
+        comes from its facts (C(ansible_architecture)) or, without facts, from the host itself.
+    type: str
+    choices: [amd64, arm64, armhf]
 notes:
   - At least one of O(manifest) and O(dest) is needed.
 seealso:
@@ -96,13 +105,14 @@ release:
   description: The manifest's release, issue and expiry times and description.
   returned: when O(manifest) is set
   type: dict
-  sample: {"release": "2026.11.0", "issued": "2026-11-23T10:00:00Z", "expires": "2027-02-21T00:00:00Z"}
+  sample: {"release": "2026.11.0", "issued": "2026-11-23T10:00:00Z", "expires": "2027-02-21T00:00:00Z",
+           "format": 2, "architectures": ["amd64", "arm64"]}
 components:
   description: Components of the release (after O(components) filtering) with artifacts and requirements.
   returned: when O(manifest) is set
   type: list
   elements: dict
-  sample: [{"name": "hello-web", "version": "1.0.0", "kind": "compose", "size": 20480,
+  sample: [{"name": "hello-web", "version": "1.0.0", "kind": "compose", "size": 20480, "architectures": ["all"],
             "requires": {"components": {}, "host": {"docker_engine": ">=20.10"}},
             "artifacts": [{"name": "hello-web-1.0.0.tar.gz", "url": "https://bundles.example.com/a.tar.gz",
                            "sha256": "0f6c...", "size": 20480, "unpack": true}]}]
@@ -113,10 +123,21 @@ verified:
   sample: {"manifest_sha256": "3b1f...", "signed": true, "key_id": "4B1C9A8E2F3D7A60"}
 installed:
   description: Per component found under O(dest), its current version, versions on disk, the release
-    it came from and its recorded requirements; with O(verify=full) also C(intact) and C(problems).
+    it came from, the architecture of the build installed (V(all) for a build for every architecture)
+    and its recorded requirements; with O(verify=full) also C(intact) and C(problems).
   returned: when O(dest) is set
   type: dict
-  sample: {"hello-web": {"current": "1.0.0", "versions": ["0.9.0", "1.0.0"], "release": "2026.10.0"}}
+  sample: {"hello-web": {"current": "1.0.0", "versions": ["0.9.0", "1.0.0"], "release": "2026.10.0", "architecture": "arm64"}}
+architecture:
+  description: The architecture the release was judged for, in Debian's names (null when unknown).
+  returned: when O(dest) or O(architecture) is set
+  type: str
+  sample: arm64
+architecture_source:
+  description: Where RV(architecture) came from (the option, C(ansible_architecture), or the host itself).
+  returned: when O(dest) or O(architecture) is set
+  type: str
+  sample: arm64 (ansible_architecture aarch64)
 state:
   description: Destination state, the highest accepted release and the current release.
   returned: when O(dest) is set
@@ -161,6 +182,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import host_platform
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_release import Destination
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_spec import INFO_SPEC
@@ -175,11 +197,12 @@ class InstalledInspector(object):
     def run(self):
         params = self.module.params
         if not params["dest"]:
-            return {"installed": {}, "state": {}}
+            return {"installed": {}, "state": {}, "host": host_platform()}
         destination = Destination(params["dest"])
         state = destination.read_state()
         installed = destination.installed(names=params["components"] or None, full=params["verify"] == "full")
-        return {"installed": installed, "state": {"highest_release": state.get("highest_release"), "release": state.get("release")}}
+        return {"installed": installed, "state": {"highest_release": state.get("highest_release"), "release": state.get("release")},
+                "host": host_platform()}
 
 
 def main():

@@ -104,6 +104,16 @@ options:
             description: Give a placed (not unpacked) file mode 0755 instead of 0644.
             type: bool
             default: false
+          arch:
+            description:
+              - The architecture the artifact is built for (Debian's names), as in the manifest;
+                omitted for an artifact for every architecture. Recorded, so that
+                M(groundwork.infra.bundle_info) shows which build is installed and a re-labelled
+                artifact under an unchanged version is not taken for the installed one.
+              - A placed (not unpacked) file that is an ELF executable for another architecture than
+                this one is refused with an C(integrity) error.
+            type: str
+            choices: [amd64, arm64, armhf]
   verify:
     description:
       - V(fast) trusts an installed release whose record matches the requested artifacts, and an archive
@@ -210,6 +220,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import ARCHITECTURES
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_archive import Limits
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import BundleError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_names import valid_file_name, valid_name, valid_version
@@ -224,6 +235,7 @@ ARTIFACT_SPEC = dict(
     unpack=dict(type="bool", default=False),
     unpacked_size=dict(type="int"),
     executable=dict(type="bool", default=False),
+    arch=dict(type="str", choices=list(ARCHITECTURES)),
 )
 
 ARGUMENT_SPEC = dict(

@@ -18,7 +18,8 @@ def artifact_key(artifacts):
     key = []
     for art in artifacts or []:
         algorithm = "sha512" if art.get("sha512") else "sha256"
-        key.append((art.get("name"), algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack"))))
+        key.append((art.get("name"), algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack")),
+                    art.get("arch") or ""))
     return sorted(key)
 
 
@@ -49,7 +50,8 @@ def _artifact_changes(kept, wanted):
         out = {}
         for art in arts or []:
             algorithm = "sha512" if art.get("sha512") else "sha256"
-            out[art.get("name")] = (algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack")))
+            out[art.get("name")] = (algorithm, (art.get(algorithm) or "").lower(), art.get("size"), bool(art.get("unpack")),
+                                    art.get("arch") or "all architectures")
         return out
 
     before, after = by_name(kept), by_name(wanted)
@@ -64,6 +66,8 @@ def _artifact_changes(kept, wanted):
             changes.append("artifact %s is gone" % name)
         elif old[:2] != new[:2]:
             changes.append("artifact %s has %s %s instead of %s" % (name, new[0], new[1], old[1]))
+        elif old[4] != new[4]:
+            changes.append("artifact %s is for %s instead of %s" % (name, new[4], old[4]))
         else:
             changes.append("artifact %s has size %s instead of %s" % (name, new[2], old[2]))
     return changes
@@ -142,7 +146,8 @@ def plan_components(selected, installed, full=False):
             action = "switch"
         else:
             action = "install"
-        plan.append({"name": comp.name, "version": comp.version, "kind": comp.kind, "previous": previous, "action": action})
+        plan.append({"name": comp.name, "version": comp.version, "kind": comp.kind, "previous": previous, "action": action,
+                     "architecture": ", ".join(comp.carried) or "all"})
     return plan
 
 

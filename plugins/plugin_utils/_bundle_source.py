@@ -14,6 +14,7 @@ import os
 import pathlib
 from urllib.parse import urlparse
 
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import debian_architecture
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_download import MIN_DOWNLOAD_RATE, fetch_bytes
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_errors import DownloadError, SignatureError
 from ansible_collections.groundwork.infra.plugins.module_utils._bundle_manifest import load_manifest
@@ -108,3 +109,25 @@ def host_capabilities(task_vars, given):
     for key, value in (given or {}).items():
         caps[key] = None if value is None else str(value)
     return caps
+
+
+def host_architecture(task_vars, given=None, reported=None):
+    """The host's architecture in Debian's names and how it was found: (name or None, description).
+
+    ``given`` (the ``architecture`` option) wins; then the gathered facts (``ansible_architecture``,
+    with ``userspace_bits`` as dpkg counts them); then what the host's bundle_info module reported
+    (``reported``: its ``machine`` and ``userspace_bits``). The description names the source, so
+    that a refusal says why the collection thinks the host is what it is.
+    """
+    if given:
+        return given, "%s (the architecture option)" % given
+    facts = (task_vars or {}).get("ansible_facts") or {}
+    machine = facts.get("architecture")
+    if machine:
+        name = debian_architecture(machine, facts.get("userspace_bits"))
+        return name, "%s (ansible_architecture %s)" % (name, machine)
+    reported = reported or {}
+    if reported.get("machine"):
+        name = debian_architecture(reported["machine"], reported.get("userspace_bits"))
+        return name, "%s (uname -m %s on the host)" % (name, reported["machine"])
+    return None, "of an unknown architecture (no facts gathered and none reported)"

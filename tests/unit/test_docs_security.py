@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
-THREATS = 26
+THREATS = 27
 ROW = re.compile(r"^\| (?P<number>\d+) \|(?P<rest>.*)\|\s*$", re.M)
 REFERENCE = re.compile(r"`(?P<file>[\w/]*test_\w+\.py)?(?:::(?P<function>\w+))?`")
 

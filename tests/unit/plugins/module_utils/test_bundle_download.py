@@ -313,7 +313,7 @@ def test_write_back_failure_is_not_lost(server, cache, monkeypatch, tmp_path):
 
     monkeypatch.setattr(dl.os, "fdatasync", failing)
     body = _blob(3 * MIB)
-    with pytest.raises(StorageError, match="flushing the download to disk: Input/output error"):
+    with pytest.raises(StorageError, match="flushing the download to disk failed: Input/output error"):
         cache.ensure(server.add("/eio", Route(body)), _sha(body), len(body), component="app", file="a.tar")
     assert _leftovers(tmp_path / "cache") == []  # no final file, no stamp, no part
 

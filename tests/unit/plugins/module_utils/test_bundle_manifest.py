@@ -174,7 +174,7 @@ INVALID = [
     ("not-mapping-scalar", raw("just text\n"), None, ["must be a YAML mapping"]),
     ("empty", raw(""), None, ["must be a YAML mapping"]),
     ("unknown-top-field", _set(("signature",), "xyz"), None, ["unknown field(s) signature"]),
-    ("format-2", _set(("format",), 2), None, ["unsupported bundle format 2"]),
+    ("format-3", _set(("format",), 3), None, ["unsupported bundle format 3"]),
     ("format-missing", _set(("format",), _MISSING), None, ["unsupported bundle format None"]),
     ("format-string", _set(("format",), "1"), None, ["unsupported bundle format '1'"]),
     ("format-bool", _set(("format",), True), None, ["unsupported bundle format True"]),

@@ -103,7 +103,8 @@ def test_plan_actions(installed, selected, full, action, previous):
         "kept": {"web": host("web", "1.0", ["0.9", "1.0"])},
     }
     plan = plan_components([selected], hosts[installed], full=full)
-    assert plan == [{"name": "web", "version": selected.version, "kind": "files", "previous": previous, "action": action}]
+    assert plan == [{"name": "web", "version": selected.version, "kind": "files", "previous": previous, "action": action,
+                    "architecture": "all"}]
 
 
 def test_plan_keeps_manifest_order():
