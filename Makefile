@@ -47,7 +47,7 @@ export DOCS_VENV
 SANITY_PYTHONS ?= 3.11
 export SANITY_PYTHONS
 
-.PHONY: help venv docs-venv host-packages engine images collection-link unit integration docs-check docs-site role-docs changelog lint sanity molecule test demo demo-check demo-next demo-clean e2e bench bench-smoke clean distclean clean-images
+.PHONY: help venv docs-venv host-packages engine emulation images collection-link unit integration docs-check docs-site role-docs changelog lint sanity molecule test demo demo-check demo-next demo-clean e2e bench bench-smoke clean distclean clean-images
 
 help: ## Show this help
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -65,7 +65,10 @@ host-packages: ## Install the Debian packages the tests need (apt-get, when miss
 engine: ## Install host packages (docker.io, debootstrap, ...) and start dockerd
 	@$(ROOT)/scripts/docker-engine.sh
 
-images: engine ## Build the local base images (cached by tag)
+emulation: host-packages ## Run arm64 programs under qemu-user: mount binfmt_misc, register qemu-aarch64 (F flag)
+	@$(ROOT)/scripts/emulation.sh
+
+images: engine emulation ## Build the local base images, bookworm-arm64 too (cached by tag)
 	@$(ROOT)/scripts/base-images.sh
 
 collection-link: ## Link build/collections/ansible_collections/groundwork/infra -> repo
@@ -118,7 +121,11 @@ molecule: venv images collection-link ## molecule test for every molecule/<scena
 # Cheap checks first: a failure stops the run before the slow ones.
 test: venv host-packages collection-link unit docs-check integration bench-smoke lint sanity engine images molecule demo-check ## Everything CI runs
 
-demo: venv images collection-link ## Run scripts/demo.sh
+# LAB_ARM64_EMULATED=1: the lab gains its arm64 host under qemu-user emulation
+# (demo, demo-check, e2e); off by default, see docs/performance.md for its cost.
+LAB_ARM64_EMULATED ?= 0
+export LAB_ARM64_EMULATED
+demo: venv images collection-link ## Run scripts/demo.sh (LAB_ARM64_EMULATED=1: with the emulated arm64 host)
 	$(ROOT)/scripts/demo.sh
 
 demo-next: venv collection-link ## After `make demo`: build the next demo release (hello-svc 1.1.0), serve it, print the upgrade commands
@@ -141,7 +148,7 @@ bench-smoke: venv host-packages collection-link ## The benchmarks at a tiny size
 
 demo-clean: ## Stop and remove the demo lab (containers, the server of make demo-next, build/demo, the fact cache build/facts)
 	if [ -f $(BUILD)/demo/server.pid ]; then kill "$$(cat $(BUILD)/demo/server.pid)" 2>/dev/null || true; fi
-	docker rm -f -v lab-bookworm lab-trixie >/dev/null 2>&1 || true
+	docker rm -f -v lab-bookworm lab-trixie lab-arm64-emulated >/dev/null 2>&1 || true
 	rm -rf $(BUILD)/demo $(BUILD)/facts
 
 clean: ## Remove build/, test output and caches (keeps .venv and images)
@@ -152,4 +159,4 @@ distclean: clean ## clean, and remove .venv too
 	rm -rf $(VENV) $(DOCS_VENV)
 
 clean-images: ## Remove the local base images (next `make images` rebuilds them)
-	-docker image rm groundwork/debian-systemd:bookworm groundwork/debian-systemd:trixie groundwork/busybox:local
+	-docker image rm groundwork/debian-systemd:bookworm groundwork/debian-systemd:trixie groundwork/debian-systemd:bookworm-arm64 groundwork/busybox:local

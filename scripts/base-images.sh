@@ -6,22 +6,28 @@
 #   groundwork/debian-systemd:trixie     the same for Debian 13
 #   groundwork/busybox:local             /bin/busybox from Debian's busybox-static
 #                                        (a tiny image for nested-docker demos)
+#   groundwork/debian-systemd:bookworm-arm64
+#                                        Debian 12 for arm64, the same recipe plus
+#                                        busybox-static (a real arm64 program for the
+#                                        demo); runs under qemu-user emulation
+#                                        (scripts/emulation.sh, make emulation)
 #
 # The Debian mirror is the one this machine's apt already uses, read at run
 # time from /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; no
 # mirror host is written in the repository.
 #
 # An image whose tag exists with the current recipe label is kept (cache);
-# the two Debian images are built in parallel.
+# the Debian images are built in parallel.
 #
 # Usage: scripts/base-images.sh [--force] [IMAGE_NAME...]
-#   IMAGE_NAME: bookworm, trixie, busybox (default: all three)
+#   IMAGE_NAME: bookworm, trixie, busybox, bookworm-arm64 (default: all four)
 # Environment:
 #   IMAGE_REPO        repository part of the Debian tags (default groundwork/debian-systemd)
 #   BUSYBOX_IMAGE     tag of the busybox image (default groundwork/busybox:local)
 #   DEBIAN_MIRROR     override the mirror read from apt's sources
 #   SECURITY_MIRROR   override the security mirror read from apt's sources
 #   IMAGES_WORKDIR    scratch space for root filesystems (default /var/tmp/groundwork-images)
+#   BOOT_TIMEOUT      seconds a new image may take to boot systemd (default 60; 600 emulated)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +38,10 @@ LOG_DIR="$ROOT/build/images"
 # Packages on top of debootstrap's minbase. python3-apt lets ansible.builtin.apt
 # work without installing it first in every test instance.
 INCLUDE="systemd,systemd-sysv,python3,python3-apt,sudo,iproute2,ca-certificates"
+# The arm64 image also carries Debian's arm64 busybox-static: the demo takes its
+# /bin/busybox from the image as the arm64 build of a program (the amd64 build
+# is this machine's own /bin/busybox from the same package).
+INCLUDE_ARM64="$INCLUDE,busybox-static"
 # Bump when the way images are made changes: cached images with another
 # recipe label are rebuilt.
 RECIPE="3"
@@ -108,9 +118,15 @@ remove_rootfs() {
 
 # Start a container the way the molecule scenarios do and wait until systemd
 # reports the system running: proves the image boots.
+# Also checks the machine the image's programs are built for (uname -m), and
+# logs how long systemd took to boot: under emulation that is what a lab host
+# or a molecule instance on this image waits for.
 check_systemd_image() {
-    local tag="$1" name state i
+    local tag="$1" arch="$2" name state i machine want timeout started
     name="groundwork-image-check-$$-${RANDOM}"
+    timeout="${BOOT_TIMEOUT:-60}"
+    [[ "$arch" == "$HOST_ARCH" ]] || timeout="${BOOT_TIMEOUT:-600}"
+    started=$EPOCHREALTIME
     docker run -d --name "$name" \
         --cap-add SYS_ADMIN \
         --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
@@ -118,7 +134,7 @@ check_systemd_image() {
         --tmpfs /run --tmpfs /run/lock \
         "$tag" >/dev/null
     state=unknown
-    for i in $(seq 1 60); do
+    for i in $(seq 1 "$timeout"); do
         state="$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)"
         case "$state" in
             running | degraded) break ;;
@@ -128,11 +144,30 @@ check_systemd_image() {
     if [[ "$state" != "running" ]]; then
         docker exec "$name" systemctl --failed --no-pager >&2 || true
         docker rm -f "$name" >/dev/null 2>&1 || true
-        die "$tag: systemd reports '$state' instead of 'running'"
+        # Not cached: the next run builds it again.
+        docker image rm "$tag" >/dev/null 2>&1 || true
+        die "$tag: systemd reports '$state' instead of 'running' (waited up to ${timeout}s)"
     fi
+    local boot
+    boot="$(awk -v s="$started" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }')"
     docker exec "$name" python3 -c 'import apt, sys; print(sys.version.split()[0])' >/dev/null
+    machine="$(docker exec "$name" uname -m)"
+    want="$(debian_machine "$arch")"
+    if [[ "$machine" != "$want" ]]; then
+        docker rm -f "$name" >/dev/null 2>&1 || true
+        die "$tag: uname -m prints '$machine' in the container, not '$want'"
+    fi
     docker rm -f "$name" >/dev/null
-    log "$tag: systemd boots (is-system-running=running), python3 and python3-apt present"
+    log "$tag: systemd boots (is-system-running=running) in ${boot}s, python3 and python3-apt present, uname -m: $machine"
+}
+
+# Debian architecture name -> what `uname -m` prints there.
+debian_machine() {
+    case "$1" in
+        amd64) echo x86_64 ;;
+        arm64) echo aarch64 ;;
+        *) echo "$1" ;;
+    esac
 }
 
 write_sources() {
@@ -148,14 +183,23 @@ write_sources() {
     } >"$rootfs/etc/apt/sources.list.d/debian.sources"
 }
 
+# build_debian NAME: NAME is a Debian codename (the machine's architecture) or
+# CODENAME-ARCH for another one (bookworm-arm64), which needs emulation.
 build_debian() {
-    local codename="$1" tag="$IMAGE_REPO:$1" rootfs script
+    local name="$1" tag="$IMAGE_REPO:$1" codename arch include rootfs script
+    codename="${name%%-*}"
+    arch="$HOST_ARCH"
+    include="$INCLUDE"
+    if [[ "$name" == *-* ]]; then
+        arch="${name#*-}"
+        include="$INCLUDE_ARM64"
+    fi
     if image_is_current "$tag"; then
         log "$tag: present (recipe $RECIPE), skipped"
         return 0
     fi
     mkdir -p "$IMAGES_WORKDIR"
-    rootfs="$(mktemp -d "$IMAGES_WORKDIR/rootfs-$codename.XXXXXX")"
+    rootfs="$(mktemp -d "$IMAGES_WORKDIR/rootfs-$name.XXXXXX")"
     # shellcheck disable=SC2064  # expand now: each build has its own directory
     trap "remove_rootfs '$rootfs'" EXIT
 
@@ -164,13 +208,23 @@ build_debian() {
     script="/usr/share/debootstrap/scripts/$codename"
     [[ -e "$script" ]] || script="/usr/share/debootstrap/scripts/sid"
 
-    log "$tag: debootstrap $codename from the apt mirror"
+    log "$tag: debootstrap $codename ($arch) from the apt mirror"
     local start=$SECONDS
-    debootstrap --variant=minbase --include="$INCLUDE" \
+    # For another architecture, debootstrap's second stage runs that
+    # architecture's programs in the chroot: binfmt_misc and qemu-user do it.
+    debootstrap --arch="$arch" --variant=minbase --include="$include" \
         --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
         "$codename" "$rootfs" "$DEBIAN_MIRROR" "$script"
 
     write_sources "$rootfs" "$codename"
+    if [[ "$arch" == arm64 ]]; then
+        # The demo's arm64 program: a real aarch64 build from Debian's package.
+        local kind
+        kind="$(file -bL "$rootfs/bin/busybox")"
+        [[ "$kind" == *"ARM aarch64"* ]] || die "$tag: /bin/busybox is not an aarch64 program: $kind"
+        # shellcheck disable=SC2016  # dpkg-query's own format, not shell
+        log "$tag: /bin/busybox from busybox-static $(chroot "$rootfs" dpkg-query -W -f='${Version} ${Architecture}' busybox-static): $kind"
+    fi
     # Image hygiene: every container gets its own machine id at boot; no
     # package caches or lists (instances run apt-get update themselves).
     : >"$rootfs/etc/machine-id"
@@ -185,6 +239,17 @@ build_debian() {
         sys-kernel-tracing.mount; do
         ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
     done
+    if [[ "$arch" != "$HOST_ARCH" ]]; then
+        # Under qemu-user (7.2, Debian 12) systemd cannot set up a unit's
+        # credentials: LoadCredential= fails with "Failed at step CREDENTIALS
+        # ... Invalid argument", so these three boot units would fail. Their
+        # credentials are optional (none is passed to a container): drop them.
+        for unit in systemd-tmpfiles-setup.service systemd-tmpfiles-setup-dev.service systemd-sysusers.service; do
+            mkdir -p "$rootfs/etc/systemd/system/$unit.d"
+            printf '# groundwork: emulated image, qemu-user cannot set up credentials\n[Service]\nLoadCredential=\n' \
+                >"$rootfs/etc/systemd/system/$unit.d/emulated-no-credentials.conf"
+        done
+    fi
 
     local old_id
     old_id="$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
@@ -193,7 +258,8 @@ build_debian() {
         --change 'CMD ["/lib/systemd/systemd"]' \
         --change "LABEL org.groundwork.recipe=$RECIPE" \
         --change "LABEL org.groundwork.debian=$codename" \
-        --message "debootstrap $codename minbase + $INCLUDE" \
+        --change "LABEL org.groundwork.arch=$arch" \
+        --message "debootstrap $codename $arch minbase + $include" \
         - "$tag" >/dev/null
     remove_rootfs "$rootfs"
     trap - EXIT
@@ -202,7 +268,7 @@ build_debian() {
         docker image rm "$old_id" >/dev/null 2>&1 || true
     fi
     log "$tag: imported in $((SECONDS - start))s ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{ printf "%d MB", $1 / 1000000 }'))"
-    check_systemd_image "$tag"
+    check_systemd_image "$tag" "$arch"
 }
 
 build_busybox() {
@@ -240,18 +306,23 @@ WANT=()
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE=1 ;;
-        bookworm | trixie | busybox) WANT+=("$arg") ;;
+        bookworm | trixie | busybox | bookworm-arm64) WANT+=("$arg") ;;
         -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
         *) die "unknown argument '$arg'" ;;
     esac
 done
-[[ ${#WANT[@]} -gt 0 ]] || WANT=(bookworm trixie busybox)
+[[ ${#WANT[@]} -gt 0 ]] || WANT=(bookworm trixie busybox bookworm-arm64)
+HOST_ARCH="$(dpkg --print-architecture)"
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers: run scripts/docker-engine.sh (make engine) first"
 
 needs_debian=0
 for name in "${WANT[@]}"; do
     [[ "$name" == busybox ]] || { image_is_current "$IMAGE_REPO:$name" || needs_debian=1; }
+    if [[ "$name" == *-arm64 ]] && ! image_is_current "$IMAGE_REPO:$name" \
+        && ! grep -qsx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+        die "$IMAGE_REPO:$name needs arm64 emulation: run scripts/emulation.sh (make emulation) first"
+    fi
 done
 if [[ "$needs_debian" -eq 1 ]]; then
     command -v debootstrap >/dev/null 2>&1 || die "debootstrap missing: run scripts/docker-engine.sh (make engine) first"

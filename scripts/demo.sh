@@ -4,12 +4,18 @@
 #   ansible-playbook playbooks/deploy.yml -i inventories/lab
 # Expects what `make demo` prepares first: .venv, a running Docker engine, the
 # base images and the collection link under build/collections.
+#
+# LAB_ARM64_EMULATED=1 adds the lab's arm64 host, lab-arm64-emulated (Debian
+# arm64 under qemu-user emulation): started, deployed to and checked like the
+# others. Off by default: every module call there is several times slower (see
+# docs/performance.md); without it the playbooks run with --limit '!emulated_hosts'.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 DEMO="$ROOT/build/demo"
 PORT=18081
+LAB_ARM64_EMULATED="${LAB_ARM64_EMULATED:-0}"
 SITE="$(echo "$VENV"/lib/python3*/site-packages)"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections:$SITE"
 export ANSIBLE_PYTHON_INTERPRETER="$VENV/bin/python"
@@ -66,11 +72,21 @@ log "starting the lab hosts"
 # ../shared/docs/test-infrastructure.md); lab-trixie, the compose host, also
 # runs Docker Engine inside, which needs more capabilities and /var/lib/docker
 # on a volume (overlay2 cannot sit on the container's own overlay filesystem).
+# lab-arm64-emulated runs Debian's arm64 build of everything under qemu-user
+# (scripts/emulation.sh registered it with binfmt_misc; make images built its image).
 SYSTEMD_OPTS=(--security-opt seccomp=unconfined --security-opt apparmor=unconfined
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock)
 DOCKER_CAPS=(--cap-add NET_ADMIN --cap-add NET_RAW --cap-add SYS_PTRACE --cap-add MKNOD
     --cap-add AUDIT_WRITE --cap-add SETFCAP --cap-add SYS_MODULE -v /var/lib/docker)
-for spec in lab-bookworm:bookworm lab-trixie:trixie; do
+LAB_HOSTS=(lab-bookworm lab-trixie)
+LAB_SPECS=(lab-bookworm:bookworm lab-trixie:trixie)
+LIMIT=(--limit '!emulated_hosts')
+if [[ "$LAB_ARM64_EMULATED" == 1 ]]; then
+    LAB_HOSTS+=(lab-arm64-emulated)
+    LAB_SPECS+=(lab-arm64-emulated:bookworm-arm64)
+    LIMIT=()
+fi
+for spec in "${LAB_SPECS[@]}"; do
     name="${spec%%:*}"; release="${spec##*:}"
     extra=()
     [[ "$name" == lab-trixie ]] && extra=("${DOCKER_CAPS[@]}")
@@ -80,26 +96,26 @@ for spec in lab-bookworm:bookworm lab-trixie:trixie; do
             "groundwork/debian-systemd:$release" /lib/systemd/systemd >/dev/null
     fi
 done
-for name in lab-bookworm lab-trixie; do
+for name in "${LAB_HOSTS[@]}"; do
     for _ in $(seq 60); do
         state="$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)"
         [[ "$state" == "running" || "$state" == "degraded" ]] && break
         sleep 1
     done
-    echo "$name: systemd $state"
+    echo "$name: systemd $state ($(docker exec "$name" uname -m))"
     # A booted host has / shared; Docker starts a container with / private, and
     # systemd then cannot hand LoadCredential= files to a service. Lab only.
     docker exec "$name" mount --make-rshared /
 done
 
-log "ansible-playbook playbooks/deploy.yml -i inventories/lab"
+log "ansible-playbook playbooks/deploy.yml -i inventories/lab ${LIMIT[*]}"
 start=$EPOCHREALTIME
-ansible-playbook playbooks/deploy.yml -i inventories/lab
+ansible-playbook playbooks/deploy.yml -i inventories/lab "${LIMIT[@]}"
 first=$(python3 -c "print(round($EPOCHREALTIME - $start, 2))")
 
 log "the same command again: nothing to download, copy or change"
 start=$EPOCHREALTIME
-ansible-playbook playbooks/deploy.yml -i inventories/lab >"$DEMO/rerun.log" \
+ansible-playbook playbooks/deploy.yml -i inventories/lab "${LIMIT[@]}" >"$DEMO/rerun.log" \
     || { cat "$DEMO/rerun.log"; echo "demo: the second run failed" >&2; exit 1; }
 rerun="$(cat "$DEMO/rerun.log")"
 second=$(python3 -c "print(round($EPOCHREALTIME - $start, 2))")
@@ -113,9 +129,9 @@ if [[ "$changed" != "0" ]]; then
     exit 1
 fi
 
-log "where each component version landed"
-for name in lab-bookworm lab-trixie; do
-    docker exec "$name" sh -c 'for c in /opt/groundwork/bundles/*/current; do printf "%s: %s -> %s\n" "$(hostname)" "$c" "$(readlink -f "$c")"; done'
+log "where each component version landed, on which architecture"
+for name in "${LAB_HOSTS[@]}"; do
+    docker exec "$name" sh -c 'arch="$(dpkg --print-architecture)"; for c in /opt/groundwork/bundles/*/current; do printf "%s (%s): %s -> %s\n" "$(hostname)" "$arch" "$c" "$(readlink -f "$c")"; done'
     docker exec "$name" /opt/groundwork/bundles/hello-site/current/bin/hello-site
 done
 
@@ -130,7 +146,10 @@ answer() {  # answer NAME HOST URL EXPECTED: print the answer, fail when it is n
     fi
 }
 ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
-answer "hello-svc, a systemd service" lab-bookworm "http://$(ip_of lab-bookworm):8080/" "hello-svc 1.0.0"
+answer "hello-svc, a systemd service" "lab-bookworm, amd64" "http://$(ip_of lab-bookworm):8080/" "hello-svc 1.0.0"
+if [[ "$LAB_ARM64_EMULATED" == 1 ]]; then
+    answer "hello-svc, a systemd service" "lab-arm64-emulated, arm64" "http://$(ip_of lab-arm64-emulated):8080/" "hello-svc 1.0.0"
+fi
 answer "hello-compose, a compose project" lab-trixie "http://$(ip_of lab-trixie):8080/" "hello-compose 1.0.0"
 docker exec lab-bookworm systemctl show hello-svc.service -p ActiveState -p NoNewPrivileges -p ProtectSystem -p MainPID
 exposure="$(docker exec lab-bookworm systemd-analyze security --no-pager hello-svc.service | sed -n 's/.*Overall exposure level for [^:]*: //p')"
@@ -142,3 +161,6 @@ fi
 docker exec lab-trixie docker compose ls
 echo
 echo "The lab keeps running: docker exec -it lab-bookworm bash   (remove it with: make demo-clean)"
+if [[ "$LAB_ARM64_EMULATED" != 1 ]]; then
+    echo "Without its emulated arm64 host (LAB_ARM64_EMULATED=1 make demo adds it): give playbooks --limit '!emulated_hosts'"
+fi

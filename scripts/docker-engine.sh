@@ -3,7 +3,8 @@
 # engine answers `docker info`.
 #
 # - installs the missing Debian packages (docker.io, debootstrap, minisign,
-#   rsync, openssh-client, busybox-static, shellcheck, ...) with apt-get;
+#   rsync, openssh-client, busybox-static, shellcheck, qemu-user-static, ...)
+#   with apt-get;
 # - starts dockerd in the background when no engine answers (systemd is not
 #   PID 1 on these machines, so there is no service manager to ask);
 # - waits until `docker info` succeeds, or fails with the daemon's log.
@@ -35,6 +36,9 @@ declare -A PACKAGES=(
     [make]=make
     [iptables]=/usr/sbin/iptables
     [shellcheck]=shellcheck
+    [file]=file
+    # The arm64 lab host and image run under emulation (scripts/emulation.sh).
+    [qemu-user-static]=/usr/bin/qemu-aarch64-static
 )
 
 log() { printf 'docker-engine: %s\n' "$*" >&2; }

@@ -3,56 +3,24 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Decisions of the groundwork.infra.compose_app role, kept out of Jinja so that they can be tested.
 
-- ``compose_app_project``: what the role read on the host about one release (the compose file
-  Compose would pick, its content, the manifest.json of each image tarball) -> the compose file,
-  the tarballs with their tags and image IDs, and the image references the role must rewrite.
-- ``compose_app_images_to_load``: the tarballs whose tags are missing on the engine or name
-  another image than the one in the tarball (a rebuilt image under the same tag).
-- ``compose_app_health``: the output of ``docker compose ps --all --format json`` -> whether the
-  project is healthy, still starting, or failed, and which service failed how.
+- ``compose_app_project``: what groundwork.infra.compose_release_info read on the host about one
+  release -> the compose file, the tarballs with their tags and image IDs, the tarballs to load,
+  and the image references the role must rewrite (digest pins).
+- ``compose_app_dotenv``: the ``.env`` file of a release, from the project's ``env``.
+- ``compose_app_overlay``: the ``compose.groundwork.yaml`` of a release (the secrets as compose
+  secrets and the rewritten image references), added to the release's compose file with --file.
+
+Whether a project came up is decided on the host by groundwork.infra.compose_status
+(module_utils/_compose.py).
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.groundwork.infra.plugins.plugin_utils._compose import (
-    COMPOSE_FILE_NAMES,
-    ComposeError,
-    image_id_of,
-    split_reference,
-)
-
-
-def parse_tarballs(lines):
-    """Lines ``<path>\\t<manifest.json>`` -> [{path, tags, ids, images: [{id, tags}]}]."""
-    tarballs = []
-    for line in lines:
-        if not line.strip():
-            continue
-        path, sep, text = line.partition("\t")
-        if not sep:
-            raise AnsibleFilterError("compose_app: cannot read the image list of %s" % path)
-        try:
-            entries = json.loads(text)
-        except ValueError as exc:
-            raise AnsibleFilterError("compose_app: manifest.json of %s is not JSON: %s" % (path, exc))
-        if not isinstance(entries, list) or not entries:
-            raise AnsibleFilterError("compose_app: manifest.json of %s lists no image" % path)
-        try:
-            ids = [image_id_of(entry, path) for entry in entries]
-        except ComposeError as exc:
-            raise AnsibleFilterError("compose_app: %s" % exc)
-        images = [{"id": image_id, "tags": [t for t in (entry.get("RepoTags") or []) if t]} for image_id, entry in zip(ids, entries)]
-        tags = [tag for image in images for tag in image["tags"]]
-        if not tags:
-            raise AnsibleFilterError("compose_app: %s holds no tagged image (save images by name:tag)" % path)
-        tarballs.append({"path": path, "tags": tags, "images": images})
-    return tarballs
+from ansible_collections.groundwork.infra.plugins.module_utils._compose import split_reference
 
 
 def image_overrides(services, tarballs):
@@ -83,172 +51,74 @@ def image_overrides(services, tarballs):
     return overrides
 
 
-def compose_app_project(lines, release_dir=""):
-    """Parse the output of the role's project reader (vars/main.yml, compose_app__project_cmd).
-
-    Lines: ``file\\t<name>\\t<base64 content>`` for the compose file Compose would pick (none when the
-    release has none) and ``image\\t<path>\\t<manifest.json>`` for each image tarball.
-    """
-    compose_file, content = "", ""
-    tarball_lines = []
-    for line in lines:
-        kind, dummy, rest = line.partition("\t")
-        if kind == "file":
-            compose_file, dummy, encoded = rest.partition("\t")
-            content = base64.b64decode(encoded).decode("utf-8")
-        elif kind == "image":
-            tarball_lines.append(rest)
-        elif line.strip():
-            raise AnsibleFilterError("compose_app: unexpected line from the project reader: %r" % line[:200])
-    if not compose_file:
-        raise AnsibleFilterError("compose_app: release %s has no compose file (looked for %s)"
-                                 % (release_dir or "directory", ", ".join(COMPOSE_FILE_NAMES)))
+def compose_app_project(release, release_dir=""):
+    """The plan of one release from the result of groundwork.infra.compose_release_info:
+    {compose_file, tarballs, to_load, images (service -> image reference), overrides}."""
+    if not isinstance(release, dict) or not release.get("compose_file"):
+        raise AnsibleFilterError("compose_app: no compose file was read for release %s" % (release_dir or "directory"))
+    compose_file = release["compose_file"]
     try:
         import yaml  # controller side: ansible-core depends on PyYAML
-        document = yaml.safe_load(content) or {}
+        document = yaml.safe_load(release.get("compose_content") or "") or {}
     except Exception as exc:  # pylint: disable=broad-except
         raise AnsibleFilterError("compose_app: %s of %s is not valid YAML: %s" % (compose_file, release_dir, exc))
     services = document.get("services") if isinstance(document, dict) else None
     images = {}
     if isinstance(services, dict):
         images = dict((name, (spec or {}).get("image")) for name, spec in services.items() if isinstance(spec, dict))
-    tarballs = parse_tarballs(tarball_lines)
-    return {"compose_file": compose_file, "tarballs": tarballs, "images": images,
-            "overrides": image_overrides(images, tarballs)}
+    tarballs = list(release.get("tarballs") or [])
+    return {"compose_file": compose_file, "tarballs": tarballs, "to_load": list(release.get("to_load") or []),
+            "images": images, "overrides": image_overrides(images, tarballs)}
 
 
-def compose_app_images_to_load(tarballs, inspect_lines):
-    """The tarballs to load: a tag that the engine lacks, or that names another image ID.
+def _ci(name):
+    """The sort key of Jinja's sort and dictsort (case-insensitive), which these files used to be rendered with."""
+    return name.lower() if isinstance(name, str) else name
 
-    ``inspect_lines``: ``docker image inspect --format '{{.Id}} {{json .RepoTags}}'`` output, one line
-    per image the engine has (the missing ones are only reported on stderr).
+
+def compose_app_dotenv(env):
+    """The .env of a release: a comment line, then NAME="value" (JSON-quoted) for each variable, sorted."""
+    lines = ["# Managed by groundwork.infra.compose_app"]
+    for name, value in sorted((env or {}).items(), key=lambda item: _ci(item[0])):
+        lines.append("%s=%s" % (name, json.dumps(_text(value))))
+    return "\n".join(lines) + "\n"
+
+
+def _text(value):
+    """The value as Jinja's ``string`` filter makes it (True -> "True", 1 -> "1")."""
+    return value if isinstance(value, str) else str(value)
+
+
+def compose_app_overlay(secrets, plan, release_dir, runtime_dir):
+    """compose.groundwork.yaml of a release: the images that digest-pinned services run instead
+    (``plan.overrides``) and each secret as a compose secret read from ``<runtime_dir>/secrets/<name>``.
+
+    ``secrets``: the project's secrets (only the names are used; the values go to their files).
     """
-    present = {}
-    for line in inspect_lines:
-        image_id, dummy, tags = line.strip().partition(" ")
-        if not image_id:
-            continue
-        for tag in json.loads(tags or "[]") or []:
-            present[tag] = image_id
-    result = []
-    for tarball in tarballs:
-        reasons = []
-        for image in tarball["images"]:
-            for tag in image["tags"]:
-                if tag not in present:
-                    reasons.append("%s missing" % tag)
-                elif present[tag] != image["id"]:
-                    reasons.append("%s is %s, the bundle has %s" % (tag, present[tag][:19], image["id"][:19]))
-        if reasons:
-            result.append(dict(tarball, reasons=reasons))
-    return result
-
-
-def _ps_entries(stdout):
-    text = (stdout or "").strip()
-    if not text:
-        return []
-    if text.startswith("["):  # Compose before 2.21: one list
-        entries = json.loads(text)
-    else:  # Compose 2.21 and later: one object per line
-        entries = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return [e for e in entries if isinstance(e, dict) and e.get("Service")]
-
-
-JOB_MARK = "#compose-up-job"
-_STATUS_CODE_RE = re.compile(r"^(?:Restarting|Exited) \((-?[0-9]+)\)")
-
-
-def _job(text):
-    """The state of the background ``docker compose up`` from its async results file:
-    (done, failed, message). A file that cannot be read counts as still running."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return False, False, ""
-    if not isinstance(data, dict) or data.get("started") and not data.get("finished"):
-        return False, False, ""
-    failed = bool(data.get("failed")) or data.get("rc") not in (None, 0)
-    message = data.get("msg") or data.get("stderr") or ""
-    return True, failed, " ".join(str(message).split())
-
-
-def _in_release(entry, release_dir):
-    """Whether a container was made for ``release_dir`` (Compose labels it with its project directory)."""
-    labels = entry.get("Labels") or ""
-    if isinstance(labels, dict):
-        return labels.get("com.docker.compose.project.working_dir") == release_dir
-    return ("com.docker.compose.project.working_dir=%s" % release_dir) in str(labels).split(",")
-
-
-def compose_app_health(stdout, release_dir=""):
-    """Decide from ``docker compose ps --all --format json`` whether a project came up.
-
-    The input may continue with a line ``#compose-up-job`` and the async results file of the
-    ``docker compose up`` that the role runs in the background (tasks/project.yml). While that
-    job runs and ``release_dir`` is given, only the containers made for that release directory
-    count: the previous release's containers are being stopped and replaced (a web front end
-    whose store is being recreated turns unhealthy, a stopped container shows exit code 137).
-
-    Returns {verdict, failing, waiting, services, summary, compose_error}:
-
-    - ``failed`` as soon as one container has exited with a non-zero code, is restarting (a crash
-      loop under a restart policy) or is unhealthy (its health check ran out of retries), or
-      ``docker compose up`` itself failed: waiting longer cannot make that release healthy;
-    - ``healthy`` when every container runs (healthy where it has a health check) or has exited 0
-      (a one-shot service), and ``docker compose up`` (when given) has finished;
-    - ``waiting`` otherwise (starting health checks, containers not started yet).
-    """
-    text = stdout or ""
-    job_text = None
-    if JOB_MARK in text:
-        text, dummy, job_text = text.partition(JOB_MARK)
-    job_done, job_failed, compose_error = _job(job_text) if job_text is not None else (True, False, "")
-    entries = _ps_entries(text)
-    if not job_done and release_dir:
-        entries = [e for e in entries if _in_release(e, release_dir)]
-    services = []
-    for entry in entries:
-        state = (entry.get("State") or "").lower()
-        health = (entry.get("Health") or "").lower()
-        exit_code = entry.get("ExitCode")
-        status_code = _STATUS_CODE_RE.match(entry.get("Status") or "")
-        if status_code and state in ("restarting", "exited", "dead"):
-            # `ps` gives ExitCode 0 for a restarting container; its Status has the last code.
-            exit_code = int(status_code.group(1))
-        if state in ("exited", "dead") and exit_code not in (0, None):
-            problem = "exited with code %s" % exit_code
-        elif state == "dead":
-            problem = "is dead"
-        elif state == "restarting":
-            problem = "keeps restarting (last exit code %s)" % exit_code
-        elif health == "unhealthy":
-            problem = "is unhealthy"
-        else:
-            problem = ""
-        done = not problem and ((state == "running" and health in ("", "healthy")) or (state == "exited" and exit_code == 0))
-        services.append({"service": entry["Service"], "container": entry.get("Name", ""), "state": state, "health": health,
-                         "exit_code": exit_code, "status": entry.get("Status", ""), "problem": problem, "done": done})
-    failing = [s for s in services if s["problem"]]
-    waiting = [s for s in services if not s["problem"] and not s["done"]]
-    if failing or job_failed:
-        verdict = "failed"
-    elif services and not waiting and job_done:
-        verdict = "healthy"
-    else:
-        verdict = "waiting"
-    parts = ["%s %s (%s)" % (s["service"], s["problem"], s["status"] or s["state"]) for s in failing]
-    parts += ["%s not ready: %s%s" % (s["service"], s["state"] or "unknown", (", health " + s["health"]) if s["health"] else "")
-              for s in waiting]
-    return {"verdict": verdict, "failing": sorted(set(s["service"] for s in failing)),
-            "waiting": sorted(set(s["service"] for s in waiting)), "services": services,
-            "summary": "; ".join(parts) if parts else "no container was created", "compose_error": compose_error}
+    lines = [
+        "# Managed by groundwork.infra.compose_app: the secrets of this release and the",
+        "# bundle images that digest-pinned services run, added to",
+        "# %s/%s with --file." % (release_dir, plan["compose_file"]),
+    ]
+    overrides = plan.get("overrides") or {}
+    names = sorted((secrets or {}).keys(), key=_ci)
+    if overrides:
+        lines.append("services:")
+        for name, image in sorted(overrides.items(), key=lambda item: _ci(item[0])):
+            lines += ["  %s:" % json.dumps(name), "    image: %s" % json.dumps(image)]
+    if names:
+        lines.append("secrets:")
+        for name in names:
+            lines += ["  %s:" % name, "    file: %s" % json.dumps("%s/secrets/%s" % (runtime_dir, name))]
+    if not overrides and not names:
+        lines.append("{}")
+    return "\n".join(lines) + "\n"
 
 
 class FilterModule(object):
     def filters(self):
         return {
             "compose_app_project": compose_app_project,
-            "compose_app_images_to_load": compose_app_images_to_load,
-            "compose_app_health": compose_app_health,
+            "compose_app_dotenv": compose_app_dotenv,
+            "compose_app_overlay": compose_app_overlay,
         }

@@ -442,6 +442,80 @@ def _safe_mode(kind, mode):
     return (mode & 0o755) | 0o600
 
 
+_FILE, _HARDLINK, _SYMLINK, _DIR = 1, 2, 3, 4
+_KIND_CODE = {"file": _FILE, "hardlink": _HARDLINK, "symlink": _SYMLINK, "dir": _DIR}
+_KIND_MASK = 7
+_IMPLIED = 8  # a directory implied by a deeper member
+
+
+class _NameTable:
+    """The names seen in one archive with their kind, in one flat buffer (threat 26).
+
+    An open-addressing hash table in a bytearray: each slot holds the 16-byte keyed
+    BLAKE2b digest of a name (UTF-8) and one byte of flags (a member kind from
+    _KIND_CODE, _IMPLIED, or both for a directory named and implied), about 26 to 51
+    bytes per name instead of a tuple of component strings and a dict entry (about
+    400). The key is random per table, so nobody can prepare two names with one
+    digest; and a collision could only make the scan refuse an archive (a second
+    name found as a duplicate, a file or symlink found where a directory is
+    implied, a hardlink to a file that is missing on disk), never accept one.
+    """
+
+    __slots__ = ("_key", "_slots", "_mask", "_count")
+    _WIDTH = 17
+
+    def __init__(self, capacity=1024):
+        self._key = os.urandom(16)
+        self._slots = bytearray(capacity * self._WIDTH)
+        self._mask = capacity - 1
+        self._count = 0
+
+    def _digest(self, name):
+        return hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=16, key=self._key).digest()
+
+    def _find(self, digest):
+        """(offset of the slot holding ``digest`` or of the empty slot where it goes, its flags or 0)."""
+        slots = self._slots
+        width = self._WIDTH
+        index = int.from_bytes(digest[:8], "little") & self._mask
+        while True:
+            at = index * width
+            flags = slots[at + 16]
+            if not flags or slots[at:at + 16] == digest:
+                return at, flags
+            index = (index + 1) & self._mask
+
+    def get(self, name):
+        """The flags of ``name``: 0 if it was never added."""
+        return self._find(self._digest(name))[1]
+
+    def add(self, name, flags):
+        digest = self._digest(name)
+        at, old = self._find(digest)
+        if not old:
+            if (self._count + 1) * 3 > (self._mask + 1) * 2:  # at most two thirds full
+                self._grow()
+                at, old = self._find(digest)
+            self._slots[at:at + 16] = digest
+            self._count += 1
+        self._slots[at + 16] = old | flags
+
+    def __len__(self):
+        return self._count
+
+    def _grow(self):
+        old, width = self._slots, self._WIDTH
+        self._slots = bytearray(len(old) * 2)
+        self._mask = self._mask * 2 + 1
+        for at in range(0, len(old), width):
+            flags = old[at + 16]
+            if flags:
+                digest = bytes(old[at:at + 16])
+                new_at = self._find(digest)[0]
+                self._slots[new_at:new_at + 16] = digest
+                self._slots[new_at + 16] = flags
+
+
 def _scan(tar, bounded, limits, component, file):
     """Validate the members one by one: yield (plan, TarInfo) for each once it is judged, or raise ArchiveError.
 
@@ -451,8 +525,8 @@ def _scan(tar, bounded, limits, component, file):
     last member, so a consumer that writes while iterating must write into a private
     directory that it removes when this raises (extract_archive does).
     """
-    entries = {}  # parts -> kind
-    implicit = set()  # directories implied by deeper members
+    names = _NameTable()  # every member's name and every directory implied by a deeper member
+    checked_parent = None  # the parent of the last member taken: its ancestors passed and are implied directories
     links = {}  # parts -> symlink target
     hardlink_target = {}  # parts -> parts of the regular file it shares
     count = 0
@@ -501,17 +575,23 @@ def _scan(tar, bounded, limits, component, file):
             if total > limits.max_bytes:
                 # Checked on the header, before tarfile skips (decompresses) the data.
                 raise reject(name, "archive content exceeds %d bytes (max_bytes); declared so far: %d" % (limits.max_bytes, total))
-        for depth in range(1, len(parts)):
-            ancestor = parts[:depth]
-            ancestor_kind = entries.get(ancestor)
-            if ancestor_kind == "symlink":
-                raise reject(name, "writing through a symlink ('%s' is a symlink member)" % _show("/".join(ancestor)))
-            if ancestor_kind in ("file", "hardlink"):
-                raise reject(name, "'%s' is a file in this archive but used here as a directory" % _show("/".join(ancestor)))
-        if parts in entries:
-            raise reject(name, "duplicate member ('%s' appears more than once)" % _show("/".join(parts)))
-        if parts in implicit and kind != "dir":
-            raise reject(name, "'%s' is a directory in this archive but this member is a %s" % (_show("/".join(parts)), kind))
+        parent = parts[:-1]
+        if parent != checked_parent:
+            # Once a name is an implied directory it can only come again as a directory member,
+            # so the ancestors of the previous member's parent need no second look.
+            for depth in range(1, len(parts)):
+                ancestor = "/".join(parts[:depth])
+                ancestor_kind = names.get(ancestor) & _KIND_MASK
+                if ancestor_kind == _SYMLINK:
+                    raise reject(name, "writing through a symlink ('%s' is a symlink member)" % _show(ancestor))
+                if ancestor_kind in (_FILE, _HARDLINK):
+                    raise reject(name, "'%s' is a file in this archive but used here as a directory" % _show(ancestor))
+        joined = "/".join(parts)
+        seen = names.get(joined)
+        if seen & _KIND_MASK:
+            raise reject(name, "duplicate member ('%s' appears more than once)" % _show(joined))
+        if seen & _IMPLIED and kind != "dir":
+            raise reject(name, "'%s' is a directory in this archive but this member is a %s" % (_show(joined), kind))
         linkname = None
         if kind == "symlink":
             linkname = member.linkname
@@ -527,12 +607,15 @@ def _scan(tar, bounded, limits, component, file):
             except _Unsafe as exc:
                 raise reject(name, str(exc)) from None
             target = hardlink_target.get(target, target)
-            if not target or entries.get(target) != "file":
+            if not target or names.get("/".join(target)) & _KIND_MASK != _FILE:
                 raise reject(name, "hardlink to '%s' which is not an earlier regular file in the archive" % _show(member.linkname))
             hardlink_target[parts] = target
             linkname = "/".join(target)
-        entries[parts] = kind
-        implicit.update(parts[:depth] for depth in range(1, len(parts)))
+        names.add(joined, _KIND_CODE[kind])
+        if parent != checked_parent:
+            for depth in range(1, len(parts)):
+                names.add("/".join(parts[:depth]), _IMPLIED)
+            checked_parent = parent
         yield _plan(member, kind, parts, _safe_mode(kind, member.mode), linkname), member
 
     # Final state: a symlink added later can change where an earlier one leads.

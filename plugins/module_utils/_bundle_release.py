@@ -112,13 +112,40 @@ def _skip_inventory_entry(obj):
     return None if "path" in obj and "type" in obj else obj
 
 
+_INVENTORY_OPEN = '  "inventory": ['
+_INVENTORY_CLOSE = "  ]"
+
+
+def _without_inventory_lines(handle):
+    """The text of a record with the lines of its inventory left out (read line by line, so that
+    memory does not grow with the members, threat 26). Records are written with indent 2 (_dump,
+    and json.dump before it): the top-level inventory opens with a line '  "inventory": [' and
+    closes with '  ]' or '  ],'; entries sit deeper and JSON strings hold no raw newline."""
+    kept = []
+    skipping = False
+    for line in handle:
+        bare = line.rstrip("\n")
+        if skipping:
+            if bare in (_INVENTORY_CLOSE, _INVENTORY_CLOSE + ","):
+                kept.append(_INVENTORY_OPEN + bare[2:] + "\n")
+                skipping = False
+            continue
+        if bare == _INVENTORY_OPEN:
+            skipping = True
+            continue
+        kept.append(line)
+    if skipping:
+        raise ValueError("the inventory of the record does not end")
+    return "".join(kept)
+
+
 def _read_json(path, inventory=True):
     """The JSON document at ``path`` (None if missing). ``inventory=False``: a record without its
     inventory, parsed without holding its entries (memory does not grow with the members)."""
     try:
         with open(path, "r") as handle:
             if not inventory:
-                data = json.load(handle, object_hook=_skip_inventory_entry)
+                data = json.loads(_without_inventory_lines(handle), object_hook=_skip_inventory_entry)
                 if isinstance(data, dict):
                     data.pop("inventory", None)
                 return data

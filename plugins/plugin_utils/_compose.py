@@ -1,74 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: groundwork.infra contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Compose conventions shared by the compose_app filters (deploy time) and bundle_build's
-action plugin (build time): the compose file names, image references, the image IDs of
-``docker save`` tarballs, and the checks of a compose component's source directory."""
+"""bundle_build's build-time check of a compose component's source directory (what would fail at
+deploy time). Compose's conventions (file names, image references, ``docker save`` tarballs)
+come from module_utils/_compose.py, which the deploy-time modules use too."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import tarfile
 
-# Compose's own file names, in its order of preference (compose-go's DefaultFileNames).
-COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-class ComposeError(ValueError):
-    """A compose project or image tarball the role cannot use."""
-
-
-def image_id_of(manifest_entry, tarball="the tarball"):
-    """The image ID (``sha256:<hex>``) of one entry of a ``docker save`` manifest.json.
-
-    The image ID is the digest of the image's config: ``Config`` names it as
-    ``<hex>.json`` (Docker before 25) or ``blobs/sha256/<hex>`` (OCI layout, Docker 25+).
-    """
-    config = manifest_entry.get("Config") if isinstance(manifest_entry, dict) else None
-    if not isinstance(config, str):
-        raise ComposeError("%s: manifest.json has an entry without Config" % tarball)
-    name = config.rsplit("/", 1)[-1]
-    if name.endswith(".json"):
-        name = name[:-len(".json")]
-    digest = "sha256:" + name
-    if not _DIGEST_RE.match(digest):
-        raise ComposeError("%s: Config %r in manifest.json is not a sha256 config digest" % (tarball, config))
-    return digest
-
-
-def split_reference(image):
-    """``name[:tag][@sha256:...]`` -> (``name:tag``, digest or ''); a name without tag or digest
-    gets ``:latest`` as Docker gives it."""
-    ref, dummy, digest = image.partition("@")
-    if ":" not in ref.rsplit("/", 1)[-1] and not digest:
-        ref += ":latest"
-    return ref, digest
-
-
-def tarball_images(path):
-    """[{id, tags}] of the images in one ``docker save`` tarball (read on the build host)."""
-    try:
-        with tarfile.open(path) as archive:
-            member = archive.extractfile("manifest.json")
-            entries = json.loads(member.read().decode("utf-8")) if member else None
-    except (KeyError, OSError, ValueError, tarfile.TarError) as exc:
-        raise ComposeError("%s: cannot read manifest.json (%s); save images with docker save" % (path, exc))
-    if not isinstance(entries, list) or not entries:
-        raise ComposeError("%s: manifest.json lists no image" % path)
-    return [{"id": image_id_of(e, path), "tags": [t for t in (e.get("RepoTags") or []) if t]} for e in entries]
-
-
-def find_compose_file(directory):
-    """The compose file Compose would pick in ``directory``, or None."""
-    for name in COMPOSE_FILE_NAMES:
-        path = os.path.join(directory, name)
-        if os.path.isfile(path) and not os.path.islink(path):
-            return name
-    return None
+# Compose's file names and the tarball reading live once, in module_utils: the modules that run
+# on the managed host (compose_release_info) use the same code as this build-time check.
+from ansible_collections.groundwork.infra.plugins.module_utils._compose import (
+    COMPOSE_FILE_NAMES,
+    ComposeError,
+    find_compose_file,
+    split_reference,
+    tarball_images,
+)
 
 
 def _env_files(spec):

@@ -19,7 +19,13 @@ DEMO = ROOT / "build" / "demo"
 BIN = Path(sys.executable).parent
 PORT = 18081
 BASE = "http://127.0.0.1:%d" % PORT
-HOSTS = ("lab-bookworm", "lab-trixie")
+# lab-arm64-emulated: Debian arm64 under qemu-user emulation (scripts/emulation.sh), in the
+# lab when scripts/demo.sh ran with LAB_ARM64_EMULATED=1 (and the tests run with it too);
+# otherwise the playbooks run with --limit '!emulated_hosts', as the demo's did.
+ARM64_EMULATED = os.environ.get("LAB_ARM64_EMULATED", "0") == "1"
+HOSTS = ("lab-bookworm", "lab-trixie") + (("lab-arm64-emulated",) if ARM64_EMULATED else ())
+# The hosts that run hello-svc (systemd_hosts), sorted.
+SYSTEMD_HOSTS = tuple(sorted(h for h in HOSTS if h != "lab-trixie"))
 
 
 def run(*args, check=True, env=None):
@@ -31,6 +37,13 @@ def run(*args, check=True, env=None):
 
 
 def playbook(name, *extra, check=True):
+    """ansible-playbook on inventories/lab, limited to the hosts of this lab (a --limit in EXTRA narrows it)."""
+    extra = list(extra)
+    if not ARM64_EMULATED:
+        if "--limit" in extra:
+            extra[extra.index("--limit") + 1] += ":!emulated_hosts"
+        else:
+            extra += ["--limit", "!emulated_hosts"]
     env = dict(os.environ)
     env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
     env["PATH"] = "%s:%s" % (BIN, env.get("PATH", ""))
