@@ -21,6 +21,7 @@ COLUMNS = ("HOST", "ENV", "COMPONENT", "VERSION", "RELEASE", "RUNS AS", "STATE",
 LINE_FORMAT = "%-22s %-8s %-16s %-14s %-11s %-30s %-14s %-16s %-44s %s"
 HEALTHY = re.compile(r"\(healthy\)")
 PROJECT_LABEL = "com.docker.compose.project"
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 
 
 def _truncate(text, length=40, end="...", leeway=5):
@@ -118,6 +119,26 @@ def _names(container):
     return ",".join(name.lstrip("/") for name in names) or "?"
 
 
+def _project_running(containers, current):
+    """What the running containers of a project run: the release directory compose_app started
+    them from (the basename of their working_dir label, <bundle_dest>/<project>/<version>) and
+    since when (the oldest container's creation time), against ``current``."""
+    running = [c for c in containers if c.get("State") == "running"]
+    versions = sorted(set(((c.get("Labels") or {}).get(WORKING_DIR_LABEL) or "").rstrip("/").rpartition("/")[2]
+                          for c in running))
+    if not running or versions == [""]:
+        return "-", False
+    version = ",".join(v or "?" for v in versions)
+    stale = bool(current) and versions != [current]
+    created = min(_number(str(c.get("Created", ""))) for c in running)
+    text = version
+    if created:
+        text += " since " + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+    if stale:
+        text += " (stale: current is %s)" % current
+    return text, stale
+
+
 def _project(name, containers):
     """The containers of one compose project (the Docker API's /containers/json) -> its row."""
     running = [c for c in containers if c.get("State") == "running"]
@@ -136,13 +157,14 @@ def _project(name, containers):
 
 
 def status_rows(installed, host, environment="", units=None, processes=None, health=None, k3s=None, containers=None,
-                projects=None):
+                projects=None, rollbacks=None):
     """One host's rows: every installed component, then what runs without being installed.
 
     ``units``, ``processes`` and ``health`` are the ``results`` of the looped tasks of status.yml
     (each with its ``item``: the service definition); ``k3s`` is ``{role, component, unit, node}`` on
     a k3s node (the registered unit state and node info); ``containers`` are the host's containers as
-    the Docker API lists them (with their labels), ``projects`` the names of its compose projects.
+    the Docker API lists them (with their labels), ``projects`` the names of its compose projects,
+    ``rollbacks`` the text of each project's last-rollback.json by project name (compose_app writes it).
     """
     installed = installed or {}
     if not isinstance(installed, dict):
@@ -176,6 +198,8 @@ def status_rows(installed, host, environment="", units=None, processes=None, hea
     for name in projects or []:
         mine = [c for c in containers or [] if (c.get("Labels") or {}).get(PROJECT_LABEL) == name]
         found[name] = _project(name, mine)
+        running, stale = _project_running(mine, ((installed or {}).get(name) or {}).get("current") or "")
+        found[name].update(running=running, stale=stale, last_rollback=_rolled_back((rollbacks or {}).get(name, "")))
 
     rows = []
     for name in sorted(installed):

@@ -126,6 +126,34 @@ def test_compose_projects_healthy_unhealthy_and_down():
     assert "blog" not in _rows(containers=[other], projects=["photos"])
 
 
+def _release_container(name, version, created=STARTED, state="running"):
+    container = _container(name, state, "Up 2 minutes (healthy)")
+    container["Labels"]["com.docker.compose.project.working_dir"] = "/opt/groundwork/bundles/photos/" + version
+    container["Created"] = created
+    return container
+
+
+def test_compose_projects_show_the_release_their_containers_run_and_the_last_rollback():
+    installed = {"photos": {"current": "2.0.0", "release": "2026.11.1"}}
+
+    def row(*containers, rollbacks=None):
+        rows = status_rows(installed, "web1", "", containers=list(containers), projects=["photos"], rollbacks=rollbacks)
+        return {r["component"]: r for r in rows}["photos"]
+
+    steady = row(_release_container("photos-db-1", "2.0.0", STARTED + 60), _release_container("photos-app-1", "2.0.0"))
+    assert (steady["running"], steady["stale"]) == ("2.0.0 since 2026-01-01T00:00:00Z", False)
+    old = row(_release_container("photos-app-1", "1.0.0"))
+    assert old["stale"] and old["running"] == "1.0.0 since 2026-01-01T00:00:00Z (stale: current is 2.0.0)"
+    mixed = row(_release_container("photos-app-1", "1.0.0"), _release_container("photos-db-1", "2.0.0"))
+    assert mixed["stale"] and mixed["running"].startswith("1.0.0,2.0.0 since")
+    # Exited containers run nothing; containers without the label (not started by compose_app) say so.
+    assert row(_release_container("photos-app-1", "2.0.0", state="exited"))["running"] == "-"
+    assert row(_container("photos-app-1", "running", "Up 1 minute"))["running"] == "-"
+    record = json.dumps({"attempted": "3.0.0", "restored": "2.0.0", "time": "2026-12-06T23:00:00Z"})
+    assert row(rollbacks={"photos": record})["last_rollback"] == "3.0.0 -> back to 2.0.0 at 2026-12-06T23:00:00Z"
+    assert row(rollbacks={"blog": record})["last_rollback"] == "-"
+
+
 def test_the_table_keeps_its_columns():
     rows = status_rows(INSTALLED, "web1", "")
     lines = status_table(rows)
