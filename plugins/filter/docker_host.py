@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
 from ansible.errors import AnsibleFilterError
 
 _EPOCH_RE = re.compile(r"^[0-9]+:")
@@ -193,8 +195,6 @@ def docker_host_privileged_ports(compose, env=None, unprivileged_port_start=1024
     """["service web: 80", ...]: the published host ports of a compose file (YAML text or parsed)
     below ``unprivileged_port_start``, after interpolating ``env`` (the project's .env variables).
     A rootless engine (rootlesskit binds them as its user) cannot publish them."""
-    import yaml  # ansible-core's own dependency; this filter runs on the controller
-
     data = yaml.safe_load(compose) if isinstance(compose, str) else compose
     if not isinstance(data, dict):
         raise AnsibleFilterError("docker_host_privileged_ports: the compose file is not a mapping")

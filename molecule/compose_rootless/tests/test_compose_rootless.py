@@ -92,3 +92,10 @@ def test_configuration_and_secret_belong_to_the_user(host):
     assert host.file(CONFIG).user == USER
     read = _docker(host, "exec %s-worker-1 cat /run/secrets/api_token" % PROJECT)
     assert read.stdout == SECRET
+
+
+def test_the_user_sees_the_project_with_the_docker_cli(host):
+    """As docs/guides/docker-compose.md shows it ("Rootless Docker")."""
+    listed = host.run("sudo -u %s DOCKER_HOST=unix:///run/user/%d/docker.sock docker compose ls" % (USER, _uid(host)))
+    assert listed.rc == 0, listed.stderr
+    assert PROJECT in listed.stdout and "running(2)" in listed.stdout
