@@ -48,7 +48,7 @@ def test_no_root_engine_runs(host):
         assert host.run("systemctl is-enabled " + unit).stdout.strip() == "masked", unit
     dockerds = _processes(host, "dockerd")
     assert dockerds, "no dockerd runs at all"
-    assert [uid for _, uid in dockerds] == [_uid(host)] * len(dockerds)
+    assert [uid for pid, uid in dockerds] == [_uid(host)] * len(dockerds)
     # The root engine's socket may stay behind as a file: nothing answers on it.
     assert host.run("docker -H unix:///var/run/docker.sock version --format '{{.Server.Version}}'").rc != 0
 
