@@ -943,9 +943,17 @@ def _empty(directory):
                 pass
 
 
+_JSON_TEXT = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str (ensure_ascii)
+
+
+def _json_text(value):
+    return "null" if value is None else _JSON_TEXT(value)
+
+
 def _inventory_line(handle, path, kind, size, mode, sha256=None, target=None):
-    # Keys in sorted order (the line json.dumps(sort_keys=True) writes), with the default encoder.
-    handle.write(json.dumps({"mode": mode, "path": path, "sha256": sha256, "size": size, "target": target, "type": kind}) + "\n")
+    """One entry as the line json.dumps(entry, sort_keys=True) writes, without building the encoder per call."""
+    handle.write('{"mode": %d, "path": %s, "sha256": %s, "size": %d, "target": %s, "type": %s}\n'
+                 % (mode, _JSON_TEXT(path), _json_text(sha256), size, _json_text(target), _JSON_TEXT(kind)))
 
 
 def _extract(path, target_dir, limits, component, file, fileobj, result, hashing, inventory):

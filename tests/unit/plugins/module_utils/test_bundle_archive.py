@@ -9,6 +9,7 @@ import errno
 import gzip
 import hashlib
 import io
+import json
 import os
 import shutil
 import stat
@@ -867,3 +868,19 @@ def test_verify_tree_reports_each_difference(tmp_path, change, expected):
 
 def test_verify_tree_missing_root(tmp_path):
     assert ba.verify_tree(str(tmp_path / "gone"), []) == ["missing: root directory '%s'" % (tmp_path / "gone")]
+
+
+@pytest.mark.parametrize("path, kind, size, mode, sha256, target", [
+    ("a", "file", 0, 0o644, "0" * 64, None),
+    ('dir "quoted"/back\\slash', "dir", 0, 0o755, None, None),
+    ("caf\u00e9/\u65e5\u672c/\U0001f600", "symlink", 12, 0o777, None, "../t\u00e9/\"x\""),
+    ("bad-\udcff-utf8", "file", 2 ** 40, 0o600, "f" * 64, None),
+])
+def test_inventory_lines_are_what_json_dumps_writes(path, kind, size, mode, sha256, target):
+    """The inventory line is formatted by hand (no encoder per member); it must stay byte for byte
+    the line json.dumps(sort_keys=True) writes, for any name tarfile can give (surrogate escapes too)."""
+    out = io.StringIO()
+    ba._inventory_line(out, path, kind, size, mode, sha256=sha256, target=target)
+    entry = {"path": path, "type": kind, "size": size, "mode": mode, "sha256": sha256, "target": target}
+    assert out.getvalue() == json.dumps(entry, sort_keys=True) + "\n"
+    assert json.loads(out.getvalue()) == entry
