@@ -210,6 +210,8 @@ def children_cpu():
     waited for: workers, modules; the limit's shell, gzip or xz and tar)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
 # Trees of many files are removed only when the bench ends (remove_later). On ext4 without a
 # journal (this development machine's root file system), creating an inode skips every inode
 # of its group freed in the last 60 s (300 s more while their inode table block is dirty:
