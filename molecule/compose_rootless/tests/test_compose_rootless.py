@@ -32,9 +32,9 @@ def _processes(host, name):
     out = host.run("grep -H -E '^(Name|Uid):' /proc/[0-9]*/status").stdout
     found, names = [], {}
     for line in out.splitlines():
-        path, _, rest = line.partition(":")
+        path, dummy, rest = line.partition(":")
         pid = path.split("/")[2]
-        key, _, value = rest.partition(":")
+        key, dummy, value = rest.partition(":")
         if key == "Name":
             names[pid] = value.strip()
         elif key == "Uid" and names.get(pid) == name:
