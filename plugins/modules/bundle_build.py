@@ -41,6 +41,8 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - groundwork.infra.attributes
+  - groundwork.infra.attributes.action_plugin
 attributes:
   check_mode:
     support: full
@@ -48,15 +50,8 @@ attributes:
   diff_mode:
     support: full
     details: Shows the manifest before and after.
-  platform:
-    platforms: posix
   action:
-    support: full
     details: The action plugin checks compose components on the controller, then runs the module.
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 options:
   dest:
     description:

@@ -45,6 +45,8 @@ extends_documentation_fragment:
   - groundwork.infra.bundle_source
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - groundwork.infra.attributes
+  - groundwork.infra.attributes.action_plugin
 attributes:
   check_mode:
     support: full
@@ -52,14 +54,6 @@ attributes:
   diff_mode:
     support: full
     details: Shows each component's version before and after.
-  platform:
-    platforms: posix
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 options:
   manifest:
     description:

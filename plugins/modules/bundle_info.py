@@ -30,20 +30,9 @@ extends_documentation_fragment:
   - groundwork.infra.bundle_source
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
-attributes:
-  check_mode:
-    support: full
-    details: The module never changes anything.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
+  - groundwork.infra.attributes
+  - groundwork.infra.attributes.info_module
+  - groundwork.infra.attributes.action_plugin
 options:
   dest:
     description:

@@ -27,14 +27,13 @@ author:
   - groundwork.infra maintainers (@groundwork-infra)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - groundwork.infra.attributes
 attributes:
   check_mode:
     support: full
     details: Reports which components would be installed or switched without writing anything.
   diff_mode:
     support: full
-  platform:
-    platforms: posix
 options:
   dest:
     description:

@@ -24,19 +24,9 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
+  - groundwork.infra.attributes
+  - groundwork.infra.attributes.info_module
+  - groundwork.infra.attributes.action_plugin
 options: {}
 seealso:
   - module: groundwork.infra.bundle_fetch

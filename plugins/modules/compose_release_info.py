@@ -27,14 +27,8 @@ author:
   - groundwork.infra maintainers (@groundwork-infra)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module never changes anything.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - groundwork.infra.attributes
+  - groundwork.infra.attributes.info_module
 options:
   path:
     description:

@@ -25,12 +25,9 @@ author:
   - groundwork.infra maintainers (@groundwork-infra)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - groundwork.infra.attributes
+  - groundwork.infra.attributes.info_module
 attributes:
-  check_mode:
-    support: full
-    details: The module never changes anything.
-  diff_mode:
-    support: none
   platform:
     platforms: debian
 options:

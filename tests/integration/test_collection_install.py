@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -186,15 +187,22 @@ def test_action_plugin_is_documented_by_its_module(built, path):
 
 @pytest.mark.parametrize("path", [p for p in PLUGIN_FILES if p.parts[0] == "doc_fragments"], ids=str)
 def test_doc_fragment_reaches_ansible_doc(built, path):
-    fragment = "%s.%s" % (FQCN, path.stem)
-    users = [p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if fragment in p.read_text(encoding="utf-8")]
-    assert users, "no module extends %s" % fragment
+    """Each section of a fragment (DOCUMENTATION, and NAME as <fragment>.name) is used by a module and
+    its options and attributes show in that module's ansible-doc (a module may narrow an attribute's values)."""
     namespace = {}
     exec(compile((ROOT / "plugins" / path).read_text(encoding="utf-8"), str(path), "exec"), namespace)  # pylint: disable=exec-used
-    options = yaml.safe_load(namespace["ModuleDocFragment"].DOCUMENTATION)["options"]
-    for module in users:
-        documented = _doc(built, "module", module)["doc"]["options"]
-        assert set(options) <= set(documented), "%s lacks options of %s" % (module, fragment)
+    cls = namespace["ModuleDocFragment"]
+    for section in [name for name in vars(cls) if name.isupper()]:
+        fragment = "%s.%s" % (FQCN, path.stem) + ("" if section == "DOCUMENTATION" else "." + section.lower())
+        listed = re.compile(r"^\s*-\s*%s\s*$" % re.escape(fragment), re.M)
+        users = [p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if listed.search(p.read_text(encoding="utf-8"))]
+        assert users, "no module extends %s" % fragment
+        text = yaml.safe_load(getattr(cls, section))
+        for module in users:
+            documented = _doc(built, "module", module)["doc"]
+            assert set(text.get("options", {})) <= set(documented.get("options", {})), "%s lacks options of %s" % (module, fragment)
+            for attr, value in text.get("attributes", {}).items():
+                assert set(value) <= set(documented.get("attributes", {}).get(attr, {})), "%s lacks %s of %s" % (module, attr, fragment)
 
 
 @pytest.mark.parametrize("path", [p for p in PLUGIN_FILES if p.parts[0] in ("module_utils", "plugin_utils")], ids=str)

@@ -16,8 +16,9 @@ def documented_options(module):
     options = {}
     fragments = doc.get("extends_documentation_fragment", [])
     assert "groundwork.infra.bundle_source" in fragments
-    # The other fragments are ansible-core's attribute descriptions, which add no options.
-    assert all(f == "groundwork.infra.bundle_source" or f.startswith("ansible.builtin.action_common_attributes") for f in fragments)
+    # The other fragments are attribute descriptions (ansible-core's) and support (ours), which add no options.
+    assert all(f == "groundwork.infra.bundle_source" or f.startswith(("ansible.builtin.action_common_attributes",
+                                                                     "groundwork.infra.attributes")) for f in fragments)
     options.update(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"])
     options.update(doc["options"])  # the module's own entries replace the fragment's, as ansible-doc does
     return options
