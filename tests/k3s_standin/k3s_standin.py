@@ -472,8 +472,8 @@ def join(server, password, name, role, address):
     while True:
         rejected = False
         try:
-            return post(server, "/standin/v1/join", password, {"name": name, "role": role, "version": STANDIN_VERSION, "ip": address,
-                                                                "arch": STANDIN_ARCH})
+            body = {"name": name, "role": role, "version": STANDIN_VERSION, "ip": address, "arch": STANDIN_ARCH}
+            return post(server, "/standin/v1/join", password, body)
         except urllib.error.HTTPError as exc:
             rejected = exc.code == 401
             error = exc
@@ -515,8 +515,8 @@ def run_agent(config):
     sd_notify("READY=1\nSTATUS=k3s stand-in agent joined")
     while not STOP.wait(HEARTBEAT_SECONDS):
         try:
-            post(server, "/standin/v1/join", password, {"name": name, "role": "agent", "version": STANDIN_VERSION, "ip": node_ip(config),
-                                                             "arch": STANDIN_ARCH})
+            body = {"name": name, "role": "agent", "version": STANDIN_VERSION, "ip": node_ip(config), "arch": STANDIN_ARCH}
+            post(server, "/standin/v1/join", password, body)
         except (OSError, ValueError) as exc:
             log("server %s not reachable: %s" % (server, exc))
 
