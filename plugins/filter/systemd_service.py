@@ -4,8 +4,9 @@
 """Decisions of the groundwork.infra.systemd_service role, kept out of Jinja so that they can be tested.
 
 - ``systemd_service_steadiness``: the state of a unit as ansible.builtin.systemd_service returns it
-  (``status``), and the restart counter read before this run restarted it -> whether the service
-  runs steadily (active, no automatic restart since this run's restart), failed, and why.
+  (``status``), and the restart counter read right after this run restarted it (the baseline) ->
+  whether the service runs steadily (active, no automatic restart since this run's restart), failed,
+  and why.
 """
 
 from __future__ import annotations
@@ -22,19 +23,20 @@ def _count(value, what):
         raise AnsibleFilterError("systemd_service_steadiness: %s is not a number: %r" % (what, value))
 
 
-def systemd_service_steadiness(status, restarts_before=0, main="service"):
+def systemd_service_steadiness(status, baseline=0, main="service"):
     """Whether the unit runs steadily since this run restarted it.
 
     NRestarts counts automatic restarts since the unit was loaded, and a restart asked for by
-    systemctl does not reset it (systemd 252): the counter is steady when it is where it was before
-    this run's restart, or 0 where systemd resets it. Timers and sockets have no counter.
+    systemctl does not reset it (systemd 252): the counter is steady when it is where it was right
+    after this run's restart (``baseline``; read before the restart, it would count automatic
+    restarts of the old process too), or 0 where systemd resets it. Timers and sockets have no counter.
     """
     if not isinstance(status, dict):
         raise AnsibleFilterError("systemd_service_steadiness: expected the unit's status as a dict, got %s"
                                  % type(status).__name__)
     active = status.get("ActiveState", "unknown")
     sub = status.get("SubState", "unknown")
-    then = _count(restarts_before, "the restart counter before the restart")
+    then = _count(baseline, "the restart counter after the restart")
     now = _count(status.get("NRestarts"), "NRestarts")
     if main != "service":
         restarts = 0
