@@ -205,11 +205,41 @@ def limit_run(release, dest):
 SIDES = ("ours", "transfer", "anchor", "limit")
 
 
-def bench_fetch(work, runs, release):
-    """One shape: bundle_fetch (local, and with become), the anchor and the limit, turns rotated."""
+def children_cpu():
+    """User + system CPU seconds of every finished child process so far (ansible-playbook and all it
+    waited for: workers, modules; the limit's shell, gzip or xz and tar)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# Trees of many files are removed only when the bench ends (remove_later). On ext4 without a
+# journal (this development machine's root file system), creating an inode skips every inode
+# of its group freed in the last 60 s (300 s more while their inode table block is dirty:
+# recently_deleted() in fs/ext4/ialloc.c), one buffer lookup each: removing 20,000 files
+# right after a run made whichever side came next pay seconds for it, so shape C measured
+# the order of the sides more than the sides.
+MANY_FILES = 1000
+LEFT_FOR_LATER = []
+
+
+def remove_later(path):
+    LEFT_FOR_LATER.append(path)
+
+
+def remove_left():
+    while LEFT_FOR_LATER:
+        shutil.rmtree(LEFT_FOR_LATER.pop(), ignore_errors=True)
+
+
+def bench_fetch(work, runs, release, many_files=False):
+    """One shape: bundle_fetch (local, and with become), the anchor and the limit, turns rotated.
+
+    ``many_files``: the trees written are removed when the bench ends, not after each run.
+    """
     manifest, url, digest = release["manifest"], release["url"], release["digest"]
     suffix = os.path.basename(release["file"])[len("payload-1.0.0"):]
     times = dict((side, []) for side in SIDES)
+    cpu = dict((side, []) for side in SIDES)  # user + system seconds of the side's processes (less sensitive to load)
     checked = {}
     for index in range(runs):
         # Rotate which side goes first, so none always runs right after another's writes.
@@ -217,6 +247,7 @@ def bench_fetch(work, runs, release):
         for label in order:
             dest = os.path.join(work, "run-%s-%d" % (label, index))
             shutil.rmtree(dest, ignore_errors=True)
+            before = children_cpu()
             if label == "limit":
                 times[label].append(limit_run(release, dest))
             else:
@@ -228,13 +259,17 @@ def bench_fetch(work, runs, release):
                 times[label].append(elapsed)
                 if label != "anchor":
                     checked[label] = sorted(set(fetch_result(result).get("verified", {}).get("checked_by", [])))
-            shutil.rmtree(dest, ignore_errors=True)
+            cpu[label].append(children_cpu() - before)
+            if many_files:
+                remove_later(dest)
+            else:
+                shutil.rmtree(dest, ignore_errors=True)
     med = dict((side, statistics.median(values)) for side, values in times.items())
     return {"host_checked_by": checked, "runs": runs, "artifact_bytes": release["size"], "compression": release["compression"],
             "bundle_fetch_s": med["ours"], "bundle_fetch_transfer_s": med["transfer"], "get_url_unarchive_s": med["anchor"],
             "limit_s": med["limit"], "ratio": med["ours"] / med["anchor"], "limit_ratio": med["ours"] / med["limit"],
             "transfer_ratio": med["transfer"] / med["anchor"], "transfer_limit_ratio": med["transfer"] / med["limit"],
-            "all_s": times}
+            "all_s": times, "cpu_s": dict((side, statistics.median(values)) for side, values in cpu.items()), "all_cpu_s": cpu}
 
 
 def bench_hash(work, size, runs):
@@ -415,7 +450,7 @@ def main(argv=None):
                   "C": lambda: build_release(work, "c-files-%d" % args.files, make_small_files(work, args.files), "gz")}
         for shape in ("A", "B", "C"):
             if wanted(shape):
-                figure = bench_fetch(work, args.runs, shapes[shape]())
+                figure = bench_fetch(work, args.runs, shapes[shape](), many_files=shape == "C" and args.files >= MANY_FILES)
                 figure["target"] = TARGETS[shape]
                 figure["load"] = os.getloadavg()
                 results["shapes"][shape] = figure
@@ -435,6 +470,7 @@ def main(argv=None):
     finally:
         server.terminate()
         server.wait()
+        remove_left()
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as handle:
         json.dump(results, handle, indent=2, sort_keys=True)
@@ -462,6 +498,12 @@ def print_table(results):
         rows.append(("  same, become (transfer)", "bundle_fetch with become %.2f s (host: %s)" % (
             f["bundle_fetch_transfer_s"], "/".join(checked.get("transfer", []))),
             "%.2f anchor, %.2f limit" % (f["transfer_ratio"], f["transfer_limit_ratio"]), "none (hosts other than the controller)"))
+        c = f.get("cpu_s")
+        if c:
+            rows.append(("  CPU, user+sys", "bundle_fetch %.2f s | become %.2f s | get_url+unarchive %.2f s | limit %.2f s" % (
+                c["ours"], c["transfer"], c["anchor"], c["limit"]),
+                "%.2f anchor, %.2f limit" % (c["ours"] / c["anchor"], c["ours"] / c["limit"]) if c["anchor"] and c["limit"] else "",
+                "none (read beside the wall times: less sensitive to load)"))
     if "hash_throughput" in results:
         h = results["hash_throughput"]
         rows.append(("hash throughput", "hash_file %.0f MB/s vs hashlib in memory %.0f MB/s" % (h["hash_file_mb_s"], h["hashlib_memory_mb_s"]),

@@ -105,6 +105,12 @@ def _check_text(text, what, max_length):
         raise _Unsafe("empty %s" % what)
     if len(text) > max_length:
         raise _Unsafe("%s longer than %d characters (max_name_length)" % (what, max_length))
+    if text.isascii() and text.isprintable():
+        # The common case, without a loop over the characters: printable ASCII has no NUL,
+        # control or C1 character and is valid UTF-8; only the backslash is left to refuse.
+        if "\\" in text:
+            raise _Unsafe("backslash in %s" % what)
+        return
     if "\x00" in text:
         raise _Unsafe("NUL byte in %s" % what)
     if any(ord(char) < 32 or ord(char) == 127 for char in text):
@@ -664,14 +670,44 @@ def _headers_guard(component, file):
         raise ArchiveError(CHAINED_HEADERS, component=component, file=file) from None
 
 
-def _second_layer(member, target_dir, component, file):
-    data_filter = getattr(tarfile, "data_filter", None)
-    if data_filter is None:
-        return
-    try:
-        data_filter(member, target_dir)
-    except tarfile.TarError as exc:  # FilterError and its subclasses
-        raise ArchiveError("unsafe member '%s': rejected by the tarfile data filter: %s" % (_show(member.name), exc), component=component, file=file) from None
+class _SecondLayer:
+    """tarfile's data filter as a second check of each member, independent of _scan, before it is written.
+
+    The filter costs two realpath() walks (an lstat per path component) per member. For a
+    regular file it can only refuse a name that is absolute or whose realpath leaves the
+    destination; when the filter has already passed a regular file or directory of this
+    archive in the same parent directory, realpath(parent) is known to be inside, and the
+    new file is one more plain component there (no '.', '..' or '/': the name is
+    normalised by _scan) that does not exist yet (created with O_EXCL | O_NOFOLLOW, so
+    it is never a symlink): its realpath is realpath(parent)/name, inside. Such a file
+    is passed without calling the filter again; every other member (the first file of
+    each directory, directories, symlinks, hardlinks) goes through the filter. Writing a
+    symlink or a hardlink forgets the directory, so nothing written since the filter's
+    walk can change what it found.
+    """
+
+    __slots__ = ("_filter", "_target", "_parent")
+
+    def __init__(self, target_dir):
+        self._filter = getattr(tarfile, "data_filter", None)
+        self._target = target_dir
+        self._parent = None  # the parent of the last file or directory the filter passed
+
+    def check(self, member, plan, component, file):
+        if self._filter is None:
+            return
+        kind = plan["type"]
+        parent = plan["name"].rpartition("/")[0]
+        if kind == "file" and parent == self._parent:
+            return
+        self._parent = None
+        try:
+            self._filter(member, self._target)
+        except tarfile.TarError as exc:  # FilterError and its subclasses
+            raise ArchiveError("unsafe member '%s': rejected by the tarfile data filter: %s" % (_show(member.name), exc),
+                               component=component, file=file) from None
+        if kind in ("file", "dir"):
+            self._parent = parent
 
 
 def _write_error(exc, name, component, file):
@@ -815,6 +851,8 @@ def _write_file(bounded, member, path, plan, budget, component, file, hashing=No
                                component=component, file=file)
         try:
             os.fchmod(fd, plan["mode"])
+            if _UTIME_FD:
+                os.utime(fd, ns=(plan["mtime"] * 1000000000, plan["mtime"] * 1000000000))
         except OSError as exc:
             raise _write_error(exc, name, component, file) from exc
         ok = True
@@ -830,6 +868,10 @@ def _write_file(bounded, member, path, plan, budget, component, file, hashing=No
             except OSError:
                 pass
     return written, hasher
+
+
+# A file's mtime is set through its descriptor once its data is written (no second path lookup).
+_UTIME_FD = os.utime in os.supports_fd
 
 
 def _set_mtime(path, mtime):
@@ -901,9 +943,17 @@ def _empty(directory):
                 pass
 
 
+_JSON_TEXT = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str (ensure_ascii)
+
+
+def _json_text(value):
+    return "null" if value is None else _JSON_TEXT(value)
+
+
 def _inventory_line(handle, path, kind, size, mode, sha256=None, target=None):
-    handle.write(json.dumps({"path": path, "type": kind, "size": size, "mode": mode, "sha256": sha256, "target": target},
-                            sort_keys=True) + "\n")
+    """One entry as the line json.dumps(entry, sort_keys=True) writes, without building the encoder per call."""
+    handle.write('{"mode": %d, "path": %s, "sha256": %s, "size": %d, "target": %s, "type": %s}\n'
+                 % (mode, _JSON_TEXT(path), _json_text(sha256), size, _json_text(target), _JSON_TEXT(kind)))
 
 
 def _extract(path, target_dir, limits, component, file, fileobj, result, hashing, inventory):
@@ -913,10 +963,11 @@ def _extract(path, target_dir, limits, component, file, fileobj, result, hashing
         if bounded.plain is not None and hasattr(os, "preadv"):
             copier = _PlainCopier(bounded.plain, hashing, component, file)
         created_dirs = {}  # relative name -> (mode, mtime or None)
+        second_layer = _SecondLayer(target_dir)
         for plan, member in _scan(tar, bounded, limits, component, file):
             # tarfile keeps every TarInfo it read (for getmembers()); nothing here needs them.
             del tar.members[:]
-            _second_layer(member, target_dir, component, file)
+            second_layer.check(member, plan, component, file)
             name = plan["name"]
             dest = os.path.join(target_dir, *name.split("/"))
             try:
@@ -960,10 +1011,11 @@ def _extract(path, target_dir, limits, component, file, fileobj, result, hashing
                 written, hasher = _write_file(bounded, member, dest, plan, limits.max_bytes - result["bytes"], component, file,
                                               hashing if big else None, copier)
                 result["bytes"] += written
-                try:
-                    _set_mtime(dest, plan["mtime"])
-                except OSError as exc:
-                    raise _write_error(exc, name, component, file) from exc
+                if not _UTIME_FD:
+                    try:
+                        _set_mtime(dest, plan["mtime"])
+                    except OSError as exc:
+                        raise _write_error(exc, name, component, file) from exc
                 result["files"] += 1
                 if inventory is None:
                     hashers[name] = (hasher, written)

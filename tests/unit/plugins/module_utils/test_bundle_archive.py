@@ -9,6 +9,7 @@ import errno
 import gzip
 import hashlib
 import io
+import json
 import os
 import shutil
 import stat
@@ -531,17 +532,51 @@ def test_data_filter_is_a_second_layer(tmp_path, staging, monkeypatch):
 
     def fake_filter(member, dest):
         calls.append((member.name, dest))
-        if member.name == "b":
-            raise tarfile.FilterError("pretend b is unsafe")
+        if member.name == "d/b":
+            raise tarfile.FilterError("pretend d/b is unsafe")
         return member
 
     monkeypatch.setattr(tarfile, "data_filter", fake_filter)
-    path = write_tar(tmp_path / "a.tar", [reg("a"), reg("b")])
-    with pytest.raises(ArchiveError, match="unsafe member 'b': rejected by the tarfile data filter: pretend b is unsafe"):
+    path = write_tar(tmp_path / "a.tar", [reg("a"), reg("d/b")])
+    with pytest.raises(ArchiveError, match="unsafe member 'd/b': rejected by the tarfile data filter: pretend d/b is unsafe"):
         ba.extract_archive(str(path), str(staging), ba.Limits())
-    assert [name for name, _dest in calls] == ["a", "b"]
+    assert [name for name, _dest in calls] == ["a", "d/b"]
     assert calls[0][1] == str(staging)
     assert os.listdir(staging) == []
+
+
+def test_data_filter_runs_on_every_member_but_the_later_files_of_a_directory_it_passed(tmp_path, staging, monkeypatch):
+    """The filter's realpath walks are skipped only for a regular file whose directory the filter
+    has passed (a file or directory there) with no symlink or hardlink written since; every
+    directory change, directory, symlink and hardlink member goes through it, and a member it
+    refuses still leaves nothing."""
+    if not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no tarfile.data_filter")
+    calls = []
+    real_filter = tarfile.data_filter
+
+    def spy(member, dest):
+        calls.append(member.name)
+        return real_filter(member, dest)
+
+    monkeypatch.setattr(tarfile, "data_filter", spy)
+    members = [directory("d"), reg("d/a"), reg("d/b"), symlink("d/l", "a"), reg("d/c"), reg("d/e"),
+               reg("x/f"), hardlink("x/h", "x/f"), reg("x/g"), reg("top"), reg("x/i")]
+    path = write_tar(tmp_path / "a.tar", members)
+    assert ba.extract_archive(str(path), str(staging), ba.Limits())["files"] == 9
+    assert calls == ["d", "d/a", "d/l", "d/c", "x/f", "x/h", "x/g", "top", "x/i"]
+
+    def refuse(member, dest):
+        if member.name == "x/i":
+            raise tarfile.FilterError("pretend x/i is unsafe")
+        return real_filter(member, dest)
+
+    monkeypatch.setattr(tarfile, "data_filter", refuse)
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(ArchiveError, match="unsafe member 'x/i': rejected by the tarfile data filter"):
+        ba.extract_archive(str(path), str(other), ba.Limits())
+    assert os.listdir(other) == []
 
 
 def test_extract_works_without_data_filter(tmp_path, staging, monkeypatch):
@@ -833,3 +868,19 @@ def test_verify_tree_reports_each_difference(tmp_path, change, expected):
 
 def test_verify_tree_missing_root(tmp_path):
     assert ba.verify_tree(str(tmp_path / "gone"), []) == ["missing: root directory '%s'" % (tmp_path / "gone")]
+
+
+@pytest.mark.parametrize("path, kind, size, mode, sha256, target", [
+    ("a", "file", 0, 0o644, "0" * 64, None),
+    ('dir "quoted"/back\\slash', "dir", 0, 0o755, None, None),
+    ("caf\u00e9/\u65e5\u672c/\U0001f600", "symlink", 12, 0o777, None, "../t\u00e9/\"x\""),
+    ("bad-\udcff-utf8", "file", 2 ** 40, 0o600, "f" * 64, None),
+])
+def test_inventory_lines_are_what_json_dumps_writes(path, kind, size, mode, sha256, target):
+    """The inventory line is formatted by hand (no encoder per member); it must stay byte for byte
+    the line json.dumps(sort_keys=True) writes, for any name tarfile can give (surrogate escapes too)."""
+    out = io.StringIO()
+    ba._inventory_line(out, path, kind, size, mode, sha256=sha256, target=target)
+    entry = {"path": path, "type": kind, "size": size, "mode": mode, "sha256": sha256, "target": target}
+    assert out.getvalue() == json.dumps(entry, sort_keys=True) + "\n"
+    assert json.loads(out.getvalue()) == entry
