@@ -242,8 +242,8 @@ answer "busybox-httpd, a systemd service" "lab-bookworm, amd64" "http://$(ip_of 
 if [[ "$LAB_ARM64_EMULATED" == 1 ]]; then
     answer "busybox-httpd, a systemd service" "lab-arm64-emulated, arm64" "http://$(ip_of lab-arm64-emulated):8082/" "arm64 build"
 fi
-ssh -F "$DEMO/ssh_config" lab-bookworm systemctl show hello-svc.service -p ActiveState -p NoNewPrivileges -p ProtectSystem -p MainPID
-exposure="$(ssh -F "$DEMO/ssh_config" lab-bookworm systemd-analyze security --no-pager hello-svc.service | sed -n 's/.*Overall exposure level for [^:]*: //p')"
+ssh -F "$DEMO/ssh_config" lab-bookworm sudo systemctl show hello-svc.service -p ActiveState -p NoNewPrivileges -p ProtectSystem -p MainPID
+exposure="$(ssh -F "$DEMO/ssh_config" lab-bookworm sudo systemd-analyze security --no-pager hello-svc.service | sed -n 's/.*Overall exposure level for [^:]*: //p')"
 echo "systemd-analyze security hello-svc.service: $exposure"
 if ! python3 -c 'import sys; sys.exit(float(sys.argv[1].split()[0]) > 2.0)' "$exposure"; then
     echo "demo: hello-svc's exposure is above 2.0 (the role's goal: OK or better)" >&2
