@@ -83,7 +83,7 @@ def test_status_shows_every_component_version_state_and_health(tmp_path):
     assert (web["version"], web["state"], web["health"]) == ("1.0.0", "running 1/1", "ok")
     assert rows[("lab-trixie", "motd")]["runs_as"] == "files"
     assert set(key[0] for key in rows) == set(HOSTS)
-    assert re.search(r"lab-bookworm\s+lab\s+hello-svc\s+1\.0\.0\s+2026\.11\.0\s+hello-svc\.service\s+active/running\s+ok",
+    assert re.search(r"lab-bookworm\s+lab\s+hello-svc\s+1\.0\.0\s+amd64\s+2026\.11\.0\s+hello-svc\.service\s+active/running\s+ok",
                      proc.stdout)
 
 
@@ -119,7 +119,7 @@ def test_status_tells_an_unhealthy_container_from_a_healthy_one(tmp_path):
         web = rows[("lab-trixie", "hello-compose")]
         assert (web["state"], web["health"]) == ("running 2/2", "unhealthy: %s" % probe)
         # The table as printed (the YAML callback may wrap a line anywhere between the columns).
-        assert re.search(r"lab-trixie\s+lab\s+hello-compose\s+1\.0\.0\s+\S+\s+compose\s+project\s+hello-compose\s+running\s+2/2\s+"
+        assert re.search(r"lab-trixie\s+lab\s+hello-compose\s+1\.0\.0\s+amd64\s+\S+\s+compose\s+project\s+hello-compose\s+running\s+2/2\s+"
                          r"unhealthy:\s+%s" % probe, proc.stdout), proc.stdout
     finally:
         subprocess.run(["docker", "exec", "lab-trixie", "docker", "rm", "--force", probe], stdout=subprocess.DEVNULL, check=True)
