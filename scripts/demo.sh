@@ -59,9 +59,9 @@ fi
 log "staging busybox-httpd: Debian's busybox-static, its amd64 and its arm64 build"
 # amd64: this machine's /bin/busybox (host package busybox-static); arm64: /bin/busybox of
 # the arm64 image, which debootstrap installed from Debian's arm64 busybox-static. The
-# two must be the same Debian version. Staged once and kept, as hello-compose.
+# two must be the same Debian version. Staged once and kept, as hello-compose. That each
+# is an ELF program of its architecture is bundle_build's check (threat 27), not ours.
 BUSYBOX_ARM64_IMAGE=groundwork/debian-systemd:bookworm-arm64
-elf_machine() { python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(20); print({62: "amd64", 183: "arm64"}.get(struct.unpack("<H", d[18:20])[0], "other") if d[:4] == b"\x7fELF" else "not-elf")' "$1"; }
 if [[ ! -f "$STAGE/busybox-httpd/arm64/bin/busybox" ]]; then
     rm -rf "$STAGE/busybox-httpd"
     version_amd64="$(dpkg-query -W -f '${Version}' busybox-static)"
@@ -79,10 +79,6 @@ if [[ ! -f "$STAGE/busybox-httpd/arm64/bin/busybox" ]]; then
     cid="$(docker create "$BUSYBOX_ARM64_IMAGE" /bin/true)"
     docker cp "$cid:/bin/busybox" "$STAGE/busybox-httpd.tmp/arm64/bin/busybox"
     docker rm "$cid" >/dev/null
-    for arch in amd64 arm64; do
-        got="$(elf_machine "$STAGE/busybox-httpd.tmp/$arch/bin/busybox")"
-        [[ "$got" == "$arch" ]] || { echo "demo: the $arch build of busybox is $got" >&2; exit 1; }
-    done
     mv "$STAGE/busybox-httpd.tmp" "$STAGE/busybox-httpd"
 fi
 
