@@ -5,17 +5,30 @@
 # Expects what `make demo` prepares first: .venv, a running Docker engine, the
 # base images and the collection link under build/collections.
 #
-# LAB_ARM64_EMULATED=1 adds the lab's arm64 host, lab-arm64-emulated (Debian
-# arm64 under qemu-user emulation): started, deployed to and checked like the
-# others. Off by default: every module call there is several times slower (see
-# docs/performance.md); without it the playbooks run with --limit '!emulated_hosts'.
+# The lab hosts are reached as real home-lab hosts are: over SSH as the non-root
+# user "ops" with sudo and become (inventories/lab). Each host runs sshd with its
+# own host key; this script writes build/demo/ssh_config (one Host entry per lab
+# host, with its address), build/demo/known_hosts (the host keys, read from the
+# containers: the out-of-band check a user does on first contact) and the
+# controller's key build/demo/keys/ssh. `docker exec` is used only to set a
+# host up (sshd, the user) and to read its host key.
+#
+# The release carries busybox-httpd with per-architecture inputs: Debian's
+# busybox-static, amd64 build (this machine's) and arm64 build (from the arm64
+# image), in one signed release. lab-bookworm runs the amd64 build,
+# lab-arm64-emulated (Debian arm64 under qemu-user emulation, a stand-in for a
+# Raspberry Pi) the arm64 build; the demo ends with both answering.
+# LAB_ARM64_EMULATED=0 leaves the arm64 host out (the playbooks then run with
+# --limit '!emulated_hosts'); every module call there is several times slower
+# (docs/lab.md), so the emulated host gets only busybox-httpd.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 DEMO="$ROOT/build/demo"
 PORT=18081
-LAB_ARM64_EMULATED="${LAB_ARM64_EMULATED:-0}"
+LAB_ARM64_EMULATED="${LAB_ARM64_EMULATED:-1}"
+SSH_USER=ops
 SITE="$(echo "$VENV"/lib/python3*/site-packages)"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/collections:$SITE"
 export ANSIBLE_PYTHON_INTERPRETER="$VENV/bin/python"
@@ -41,6 +54,32 @@ if [[ ! -f "$STAGE/hello-compose/images/hello-compose-1.0.0.tar" ]]; then
     docker tag groundwork/busybox:local groundwork/hello-compose:1.0.0
     docker save -o "$STAGE/hello-compose/images/hello-compose-1.0.0.tar" groundwork/hello-compose:1.0.0
     docker rmi groundwork/hello-compose:1.0.0 >/dev/null
+fi
+
+log "staging busybox-httpd: Debian's busybox-static, its amd64 and its arm64 build"
+# amd64: this machine's /bin/busybox (host package busybox-static); arm64: /bin/busybox of
+# the arm64 image, which debootstrap installed from Debian's arm64 busybox-static. The
+# two must be the same Debian version. Staged once and kept, as hello-compose. That each
+# is an ELF program of its architecture is bundle_build's check (threat 27), not ours.
+BUSYBOX_ARM64_IMAGE=groundwork/debian-systemd:bookworm-arm64
+if [[ ! -f "$STAGE/busybox-httpd/arm64/bin/busybox" ]]; then
+    rm -rf "$STAGE/busybox-httpd"
+    version_amd64="$(dpkg-query -W -f '${Version}' busybox-static)"
+    version_arm64="$(docker run --rm "$BUSYBOX_ARM64_IMAGE" dpkg-query -W -f '${Version}' busybox-static)"
+    if [[ "$version_amd64" != "$version_arm64" ]]; then
+        echo "demo: busybox-static $version_amd64 (amd64, this machine) and $version_arm64 ($BUSYBOX_ARM64_IMAGE) differ" >&2
+        exit 1
+    fi
+    for arch in amd64 arm64; do
+        mkdir -p "$STAGE/busybox-httpd.tmp/$arch/bin" "$STAGE/busybox-httpd.tmp/$arch/share"
+        printf 'busybox-httpd: Debian busybox-static %s, %s build\n' "$version_amd64" "$arch" \
+            >"$STAGE/busybox-httpd.tmp/$arch/share/index.html"
+    done
+    cp /bin/busybox "$STAGE/busybox-httpd.tmp/amd64/bin/busybox"
+    cid="$(docker create "$BUSYBOX_ARM64_IMAGE" /bin/true)"
+    docker cp "$cid:/bin/busybox" "$STAGE/busybox-httpd.tmp/arm64/bin/busybox"
+    docker rm "$cid" >/dev/null
+    mv "$STAGE/busybox-httpd.tmp" "$STAGE/busybox-httpd"
 fi
 
 log "building and signing the demo release"
@@ -86,16 +125,38 @@ if [[ "$LAB_ARM64_EMULATED" == 1 ]]; then
     LAB_SPECS+=(lab-arm64-emulated:bookworm-arm64)
     LIMIT=()
 fi
+# Each lab host starts from groundwork/lab-ssh:<release>: the base image plus
+# openssh-server (scripts/ssh-user.sh --install-only), built once and kept
+# (apt-get under emulation takes about a minute); its label names the script
+# and base image it was made from, so a change to either rebuilds it.
+lab_image() {  # lab_image RELEASE: print the tag of the lab image, building it when needed
+    local base="groundwork/debian-systemd:$1" tag="groundwork/lab-ssh:$1" recipe builder="lab-ssh-build-$1"
+    recipe="$(sha256sum scripts/ssh-user.sh | cut -c1-16)-$(docker image inspect -f '{{.Id}}' "$base" | cut -c8-23)"
+    if [[ "$(docker image inspect -f '{{index .Config.Labels "org.groundwork.lab-ssh"}}' "$tag" 2>/dev/null || true)" != "$recipe" ]]; then
+        docker rm -f "$builder" >/dev/null 2>&1 || true
+        # No host keys and sshd not enabled in the image: every host makes its own key.
+        docker run -i --name "$builder" "$base" sh -c 'sh -s -- --install-only && rm -f /etc/ssh/ssh_host_*_key* \
+            && systemctl disable ssh >/dev/null 2>&1 && apt-get clean' <scripts/ssh-user.sh >&2
+        docker commit --change "LABEL org.groundwork.lab-ssh=$recipe" "$builder" "$tag" >/dev/null
+        docker rm "$builder" >/dev/null
+    fi
+    echo "$tag"
+}
 for spec in "${LAB_SPECS[@]}"; do
     name="${spec%%:*}"; release="${spec##*:}"
     extra=()
     [[ "$name" == lab-trixie ]] && extra=("${DOCKER_CAPS[@]}")
+    image="$(lab_image "$release")"
     if [[ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || true)" != "true" ]]; then
         docker rm -f -v "$name" >/dev/null 2>&1 || true
         docker run -d --name "$name" --hostname "$name" --cap-add SYS_ADMIN "${SYSTEMD_OPTS[@]}" "${extra[@]}" \
-            "groundwork/debian-systemd:$release" /lib/systemd/systemd >/dev/null
+            "$image" /lib/systemd/systemd >/dev/null
+        rm -rf "$DEMO/cp"  # SSH connections kept open to the container this one replaces
     fi
 done
+[[ -f "$DEMO/keys/ssh" ]] || ssh-keygen -q -t ed25519 -N "" -C "$SSH_USER@groundwork-demo" -f "$DEMO/keys/ssh"
+ssh_config="# Written by scripts/demo.sh for inventories/lab (ssh -F $DEMO/ssh_config HOST)."
+: >"$DEMO/known_hosts.new"
 for name in "${LAB_HOSTS[@]}"; do
     for _ in $(seq 60); do
         state="$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)"
@@ -106,6 +167,29 @@ for name in "${LAB_HOSTS[@]}"; do
     # A booted host has / shared; Docker starts a container with / private, and
     # systemd then cannot hand LoadCredential= files to a service. Lab only.
     docker exec "$name" mount --make-rshared /
+    # Set-up: sshd, the user with sudo and the controller's key, then the host key.
+    docker exec -i "$name" sh -s -- "$SSH_USER" "$(cat "$DEMO/keys/ssh.pub")" <scripts/ssh-user.sh
+    printf '%s %s\n' "$name" "$(docker exec "$name" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)" >>"$DEMO/known_hosts.new"
+    ssh_config+=$'\n'"Host $name"$'\n'"    HostName $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")"
+    ssh_config+=$'\n'"    HostKeyAlias $name"
+done
+ssh_config+="
+Host lab-*
+    User $SSH_USER
+    IdentityFile $DEMO/keys/ssh
+    IdentitiesOnly yes
+    UserKnownHostsFile $DEMO/known_hosts
+    StrictHostKeyChecking yes
+    BatchMode yes
+"
+printf '%s' "$ssh_config" >"$DEMO/ssh_config"
+mv "$DEMO/known_hosts.new" "$DEMO/known_hosts"
+for name in "${LAB_HOSTS[@]}"; do
+    for _ in $(seq 30); do
+        ssh -F "$DEMO/ssh_config" "$name" true 2>/dev/null && break
+        sleep 1
+    done
+    echo "$name: ssh as $(ssh -F "$DEMO/ssh_config" "$name" 'echo "$(id -un), sudo to $(sudo id -un)"')"
 done
 
 log "ansible-playbook playbooks/deploy.yml -i inventories/lab ${LIMIT[*]}"
@@ -129,10 +213,10 @@ if [[ "$changed" != "0" ]]; then
     exit 1
 fi
 
-log "where each component version landed, on which architecture"
+log "where each component version landed, on which architecture (over SSH, as ops)"
 for name in "${LAB_HOSTS[@]}"; do
-    docker exec "$name" sh -c 'arch="$(dpkg --print-architecture)"; for c in /opt/groundwork/bundles/*/current; do printf "%s (%s): %s -> %s\n" "$(hostname)" "$arch" "$c" "$(readlink -f "$c")"; done'
-    docker exec "$name" /opt/groundwork/bundles/hello-site/current/bin/hello-site
+    ssh -F "$DEMO/ssh_config" "$name" 'arch="$(dpkg --print-architecture)"; for c in /opt/groundwork/bundles/*/current; do printf "%s (%s): %s -> %s\n" "$(hostname)" "$arch" "$c" "$(readlink -f "$c")"; done
+        site=/opt/groundwork/bundles/hello-site/current/bin/hello-site; if [ -x "$site" ]; then "$site"; fi'
 done
 
 log "the deployed services answering over HTTP"
@@ -147,20 +231,23 @@ answer() {  # answer NAME HOST URL EXPECTED: print the answer, fail when it is n
 }
 ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 answer "hello-svc, a systemd service" "lab-bookworm, amd64" "http://$(ip_of lab-bookworm):8080/" "hello-svc 1.0.0"
+answer "hello-compose, a compose project" "lab-trixie, amd64" "http://$(ip_of lab-trixie):8080/" "hello-compose 1.0.0"
+release="$(sed -n 's/^release: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$DEMO/www/demo/manifest.yaml")"
+echo "busybox-httpd of release $release (one signed manifest, an artifact per architecture):"
+answer "busybox-httpd, a systemd service" "lab-bookworm, amd64" "http://$(ip_of lab-bookworm):8082/" "amd64 build"
 if [[ "$LAB_ARM64_EMULATED" == 1 ]]; then
-    answer "hello-svc, a systemd service" "lab-arm64-emulated, arm64" "http://$(ip_of lab-arm64-emulated):8080/" "hello-svc 1.0.0"
+    answer "busybox-httpd, a systemd service" "lab-arm64-emulated, arm64" "http://$(ip_of lab-arm64-emulated):8082/" "arm64 build"
 fi
-answer "hello-compose, a compose project" lab-trixie "http://$(ip_of lab-trixie):8080/" "hello-compose 1.0.0"
-docker exec lab-bookworm systemctl show hello-svc.service -p ActiveState -p NoNewPrivileges -p ProtectSystem -p MainPID
-exposure="$(docker exec lab-bookworm systemd-analyze security --no-pager hello-svc.service | sed -n 's/.*Overall exposure level for [^:]*: //p')"
+ssh -F "$DEMO/ssh_config" lab-bookworm sudo systemctl show hello-svc.service -p ActiveState -p NoNewPrivileges -p ProtectSystem -p MainPID
+exposure="$(ssh -F "$DEMO/ssh_config" lab-bookworm sudo systemd-analyze security --no-pager hello-svc.service | sed -n 's/.*Overall exposure level for [^:]*: //p')"
 echo "systemd-analyze security hello-svc.service: $exposure"
 if ! python3 -c 'import sys; sys.exit(float(sys.argv[1].split()[0]) > 2.0)' "$exposure"; then
     echo "demo: hello-svc's exposure is above 2.0 (the role's goal: OK or better)" >&2
     exit 1
 fi
-docker exec lab-trixie docker compose ls
+ssh -F "$DEMO/ssh_config" lab-trixie sudo docker compose ls
 echo
-echo "The lab keeps running: docker exec -it lab-bookworm bash   (remove it with: make demo-clean)"
+echo "The lab keeps running: ssh -F build/demo/ssh_config lab-bookworm   (remove it with: make demo-clean)"
 if [[ "$LAB_ARM64_EMULATED" != 1 ]]; then
-    echo "Without its emulated arm64 host (LAB_ARM64_EMULATED=1 make demo adds it): give playbooks --limit '!emulated_hosts'"
+    echo "Without its emulated arm64 host (LAB_ARM64_EMULATED=1, the default, adds it): give playbooks --limit '!emulated_hosts'"
 fi

@@ -37,6 +37,8 @@ declare -A PACKAGES=(
     [iptables]=/usr/sbin/iptables
     [shellcheck]=shellcheck
     [file]=file
+    # dpkg-scanpackages: scripts/package-bundle.sh indexes the .deb files of a package bundle.
+    [dpkg-dev]=/usr/bin/dpkg-scanpackages
     # The arm64 lab host and image run under emulation (scripts/emulation.sh).
     [qemu-user-static]=/usr/bin/qemu-aarch64-static
 )

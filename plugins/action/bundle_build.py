@@ -28,7 +28,11 @@ class ActionModule(BundleAction):
                 if isinstance(comp, dict) and comp.get("kind") == "compose" and comp.get("src"):
                     src = os.path.expanduser(os.path.expandvars(str(comp["src"])))
                     if os.path.isdir(src):
-                        problems.extend("component %s: %s" % (comp.get("name"), p) for p in check_compose_source(src, yaml.safe_load))
+                        per_arch = dict((arch, os.path.expanduser(os.path.expandvars(str(given["src"]))))
+                                        for arch, given in (comp.get("per_arch") or {}).items()
+                                        if isinstance(given, dict) and given.get("src"))
+                        problems.extend("component %s: %s" % (comp.get("name"), p)
+                                        for p in check_compose_source(src, yaml.safe_load, per_arch))
             if problems:
                 return dict(failed=True, changed=False, problems=problems,
                             msg="bundle_build: these compose components would fail at deploy time, nothing was built: "

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rows of playbooks/status.yml, kept out of Jinja so that they can be tested.
 
-- ``status_rows``: what status.yml read on one host (installed components, the state, process and
-  health check of each systemd service, the k3s unit and node, the containers of the compose
-  projects) -> one row per component.
+- ``status_rows``: what status.yml read on one host (its architecture, installed components, the
+  state, process and health check of each systemd service, the k3s unit and node, the containers
+  of the compose projects) -> one row per component.
 - ``status_table``: the rows of every host -> the lines of the printed table.
 """
 
@@ -17,8 +17,9 @@ import time
 
 from ansible.errors import AnsibleFilterError
 
-COLUMNS = ("HOST", "ENV", "COMPONENT", "VERSION", "RELEASE", "RUNS AS", "STATE", "HEALTH", "RUNNING", "LAST ROLLED BACK")
-LINE_FORMAT = "%-22s %-8s %-16s %-14s %-11s %-30s %-14s %-16s %-44s %s"
+COLUMNS = ("HOST", "ENV", "COMPONENT", "VERSION", "ARCH", "RELEASE", "RUNS AS", "STATE", "HEALTH", "RUNNING",
+           "LAST ROLLED BACK")
+LINE_FORMAT = "%-22s %-8s %-16s %-14s %-6s %-11s %-30s %-14s %-16s %-44s %s"
 HEALTHY = re.compile(r"\(healthy\)")
 PROJECT_LABEL = "com.docker.compose.project"
 WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
@@ -156,8 +157,19 @@ def _project(name, containers):
     }
 
 
+def _architecture(host_arch, build):
+    """The ARCH column: the host's architecture, and the build installed when it is for another one
+    (or the build alone when the host's architecture is unknown)."""
+    specific = build not in (None, "", "-", "all")
+    if host_arch in (None, "", "-"):
+        return build if specific else "-"
+    if specific and build != host_arch:
+        return "%s (build %s)" % (host_arch, build)
+    return host_arch
+
+
 def status_rows(installed, host, environment="", units=None, processes=None, health=None, k3s=None, containers=None,
-                projects=None, rollbacks=None):
+                projects=None, rollbacks=None, architecture=None):
     """One host's rows: every installed component, then what runs without being installed.
 
     ``units``, ``processes`` and ``health`` are the ``results`` of the looped tasks of status.yml
@@ -165,6 +177,8 @@ def status_rows(installed, host, environment="", units=None, processes=None, hea
     a k3s node (the registered unit state and node info); ``containers`` are the host's containers as
     the Docker API lists them (with their labels), ``projects`` the names of its compose projects,
     ``rollbacks`` the text of each project's last-rollback.json by project name (compose_app writes it).
+    ``architecture`` is the host's, in Debian's names (bundle_info's ``architecture``); each installed
+    component's ``architecture`` is the build installed (an architecture, or ``all``).
     """
     installed = installed or {}
     if not isinstance(installed, dict):
@@ -205,19 +219,22 @@ def status_rows(installed, host, environment="", units=None, processes=None, hea
     for name in sorted(installed):
         info = installed[name] or {}
         unit = found.get(name, {})
-        rows.append(_row(host, environment, name, info.get("current") or "-", info.get("release") or "-", unit, "files"))
+        rows.append(_row(host, environment, name, info.get("current") or "-", info.get("release") or "-", unit, "files",
+                         architecture, info.get("architecture") or "-"))
     for name, unit in found.items():
         if name not in installed:
-            rows.append(_row(host, environment, name, "not installed", "-", unit, unit["unit"]))
+            rows.append(_row(host, environment, name, "not installed", "-", unit, unit["unit"], architecture, "-"))
     return rows
 
 
-def _row(host, environment, name, version, release, unit, runs_as):
+def _row(host, environment, name, version, release, unit, runs_as, architecture, build):
     return {
         "host": host,
         "environment": environment or "",
         "component": name,
         "version": version,
+        "architecture": architecture or "-",
+        "build": build,
         "release": release,
         "runs_as": unit.get("unit", runs_as),
         "state": unit.get("state", "-"),
@@ -232,7 +249,8 @@ def status_table(rows):
     """Rows of every host -> the header and one line per row, in fixed-width columns."""
     lines = [LINE_FORMAT % COLUMNS]
     for row in rows or []:
-        lines.append(LINE_FORMAT % (row["host"], row["environment"] or "-", row["component"], row["version"], row["release"],
+        lines.append(LINE_FORMAT % (row["host"], row["environment"] or "-", row["component"], row["version"],
+                                    _architecture(row.get("architecture"), row.get("build")), row["release"],
                                     row["runs_as"], row["state"], row["health"], row["running"], row["last_rollback"]))
     return lines
 

@@ -5,8 +5,9 @@
 
 Used by the modules compose_release_info and compose_status (on the managed host), the
 compose_app filters and bundle_build's build-time check (plugin_utils/_compose.py) on the
-controller: Compose's file names in its order of preference, the image IDs of ``docker save``
-tarballs, which tarballs the engine lacks, and whether a project came up. Standard library only.
+controller: Compose's file names in its order of preference, the image IDs and platforms of
+``docker save`` tarballs, which tarballs are for the host's platform and which of them the engine
+lacks, and whether a project came up. Standard library only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "doc
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 # docker save writes a manifest.json of a few hundred bytes per image; more is not docker save's.
 MANIFEST_MAX_BYTES = 1024 * 1024
+# The image config's architecture (Go's GOARCH, as Docker and OCI name platforms) -> Debian's name;
+# linux/arm is handled by image_architecture (its variant decides).
+OCI_ARCHITECTURES = {"amd64": "amd64", "arm64": "arm64", "386": "i386"}
 
 
 class ComposeError(ValueError):
@@ -72,24 +76,81 @@ def find_compose_file(directory):
     return None
 
 
+def image_architecture(config):
+    """The Debian name of the platform an image config (``docker save``'s ``<id>.json`` or OCI
+    config blob) was made for: its ``architecture`` (Go's names: amd64, arm64, arm with
+    ``variant`` v5/v6/v7/v8, 386) in Debian's names (amd64, arm64, armel/armhf, i386), or None
+    when the config names none. A name the table does not know is returned as given."""
+    if not isinstance(config, dict) or not isinstance(config.get("architecture"), str) or not config["architecture"]:
+        return None
+    arch = config["architecture"].lower()
+    if arch == "arm":
+        # Docker's linux/arm is v7 unless the variant says otherwise; Debian's armhf is ARMv7 hard-float.
+        return "armel" if str(config.get("variant") or "").lower() in ("v5", "v6") else "armhf"
+    return OCI_ARCHITECTURES.get(arch, arch)
+
+
+def _member_json(archive, name, path, what):
+    """The JSON of one regular member of at most MANIFEST_MAX_BYTES, or None when the tarball has no such member."""
+    try:
+        member = archive.getmember(name)
+    except KeyError:
+        return None
+    if not member.isfile() or member.size > MANIFEST_MAX_BYTES:
+        raise ComposeError("%s: %s is not a regular member of at most %d bytes; save images with docker save"
+                           % (path, what, MANIFEST_MAX_BYTES))
+    return json.loads(archive.extractfile(member).read().decode("utf-8"))
+
+
 def tarball_images(path):
-    """[{id, tags}] of the images in one ``docker save`` tarball, from its manifest.json."""
+    """[{id, tags, architecture}] of the images in one ``docker save`` tarball, from its manifest.json
+    and each image's config (``architecture`` is None when the tarball has no config for it)."""
     try:
         with tarfile.open(path) as archive:
-            member = archive.getmember("manifest.json")
-            if not member.isfile() or member.size > MANIFEST_MAX_BYTES:
-                raise ComposeError("%s: manifest.json is not a regular member of at most %d bytes; save images with docker save"
-                                   % (path, MANIFEST_MAX_BYTES))
-            entries = json.loads(archive.extractfile(member).read().decode("utf-8"))
+            entries = _member_json(archive, "manifest.json", path, "manifest.json")
+            if entries is None:
+                raise KeyError("no member manifest.json")
+            if not isinstance(entries, list) or not entries:
+                raise ComposeError("%s: manifest.json lists no image" % path)
+            images = []
+            for entry in entries:
+                image_id = image_id_of(entry, path)
+                config = _member_json(archive, entry["Config"], path, "the image config %s" % entry["Config"])
+                images.append({"id": image_id, "tags": [t for t in (entry.get("RepoTags") or []) if t],
+                               "architecture": image_architecture(config)})
+    except ComposeError:
+        raise
     except (KeyError, OSError, ValueError, tarfile.TarError) as exc:
         raise ComposeError("%s: cannot read manifest.json (%s); save images with docker save" % (path, exc))
-    if not isinstance(entries, list) or not entries:
-        raise ComposeError("%s: manifest.json lists no image" % path)
-    return [{"id": image_id_of(e, path), "tags": [t for t in (e.get("RepoTags") or []) if t]} for e in entries]
+    return images
+
+
+def tarball_architecture(tarball):
+    """The one architecture of a tarball's images ({images: [{architecture}]}), None when no image
+    names one. A tarball with images for two architectures is refused: loading it would give the
+    engine an image it cannot run, and the tags of one platform's image could be the other's."""
+    found = sorted(set(image["architecture"] for image in tarball["images"] if image.get("architecture")))
+    if len(found) > 1:
+        raise ComposeError("%s holds images for %s; save one platform's images per tarball" % (tarball["path"], " and ".join(found)))
+    return found[0] if found else None
+
+
+def select_platform(tarballs, architecture):
+    """Split a release's tarballs by platform: (for_host, other) where ``other`` are the tarballs whose
+    images are all for another architecture than ``architecture`` (the host's, Debian's name), each
+    with its ``architecture``. A tarball whose images name no architecture counts as the host's."""
+    for_host, other = [], []
+    for tarball in tarballs:
+        arch = tarball_architecture(tarball)
+        if arch is None or not architecture or arch == architecture:
+            for_host.append(tarball)
+        else:
+            other.append(dict(tarball, architecture=arch))
+    return for_host, other
 
 
 def release_tarballs(release_dir):
-    """[{path, tags, images: [{id, tags}]}] of the regular files ``images/*.tar`` of a release, by name.
+    """[{path, tags, images: [{id, tags, architecture}]}] of the regular files ``images/*.tar`` of a release, by name.
 
     A tarball without any tagged image is refused: Compose finds images by name, and a role that
     loads images it cannot name could never tell whether the engine has them.
@@ -192,12 +253,24 @@ def job_state(text):
     return True, failed, " ".join(str(message).split())
 
 
-def in_release(entry, release_dir):
-    """Whether a container was made for ``release_dir`` (Compose labels it with its project directory)."""
+_WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+
+
+def working_dir_of(entry):
+    """The project directory Compose labelled a container with (``docker compose ps``), or ''."""
     labels = entry.get("Labels") or ""
     if isinstance(labels, dict):
-        return labels.get("com.docker.compose.project.working_dir") == release_dir
-    return ("com.docker.compose.project.working_dir=%s" % release_dir) in str(labels).split(",")
+        return labels.get(_WORKING_DIR_LABEL) or ""
+    for label in str(labels).split(","):
+        key, dummy, value = label.partition("=")
+        if key == _WORKING_DIR_LABEL:
+            return value
+    return ""
+
+
+def in_release(entry, release_dir):
+    """Whether a container was made for ``release_dir`` (Compose labels it with its project directory)."""
+    return working_dir_of(entry) == release_dir
 
 
 def _service(entry):
@@ -220,7 +293,8 @@ def _service(entry):
         problem = ""
     done = not problem and ((state == "running" and health in ("", "healthy")) or (state == "exited" and exit_code == 0))
     return {"service": entry["Service"], "container": entry.get("Name", ""), "state": state, "health": health,
-            "exit_code": exit_code, "status": entry.get("Status", ""), "problem": problem, "done": done}
+            "exit_code": exit_code, "status": entry.get("Status", ""), "problem": problem, "done": done,
+            "release_dir": working_dir_of(entry)}
 
 
 def project_health(entries, job=None, release_dir=""):

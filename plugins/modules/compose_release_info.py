@@ -17,7 +17,11 @@ description:
     (C(compose.yaml), C(compose.yml), C(docker-compose.yaml), C(docker-compose.yml)); a symbolic
     link is never taken. Returns its name and its content.
   - Reads the C(manifest.json) of each regular file C(images/*.tar) of the release (made with
-    C(docker save)) and returns the tags and image IDs it holds.
+    C(docker save)) and the config of each image in it, and returns the tags, image IDs and
+    platforms (architectures) it holds.
+  - Keeps only the tarballs for the host's platform (O(architecture)) in RV(tarballs) and
+    RV(to_load); a tarball whose images are all for another architecture is returned in
+    RV(other_platforms) and never loaded. A tarball holding images of two architectures is refused.
   - With O(engine=true), asks the Docker Engine (C(docker image inspect)) which image ID each of
     those tags names there, and returns in RV(to_load) the tarballs with a tag that the engine
     lacks or that names another image (an image rebuilt under the same tag). Loading exactly
@@ -41,8 +45,16 @@ options:
       - V(false) reads only the release (no C(docker) command runs).
     type: bool
     default: true
+  architecture:
+    description:
+      - The host's architecture, in Debian's names (V(amd64), V(arm64), V(armhf)), that the images
+        must be for.
+      - By default the architecture of the host the module runs on (C(uname -m), with a 32-bit
+        userland counted the way dpkg counts it), which is the Docker Engine's platform.
+    type: str
 notes:
-  - Only the C(manifest.json) member of each tarball is read, not its layers.
+  - Only the C(manifest.json) member of each tarball and the image configs it names are read, not
+    the layers. An image whose config names no architecture counts as the host's.
   - Reading the tarballs and asking the engine happen in one module call, where a shell
     command, a parser and a second command for the engine took three round trips.
 seealso:
@@ -76,8 +88,14 @@ compose_content:
   returned: success
   type: str
   sample: "services:\n  web:\n    image: example/web:1\n"
+architecture:
+  description: The architecture the images were selected for (O(architecture) or the host's).
+  returned: success
+  type: str
+  sample: amd64
 tarballs:
-  description: The image tarballs C(images/*.tar) of the release, by file name.
+  description:
+    - The image tarballs C(images/*.tar) of the release for the host's platform, by file name.
   returned: success
   type: list
   elements: dict
@@ -90,13 +108,27 @@ tarballs:
       type: list
       elements: str
     images:
-      description: The images of the tarball, each with C(id) (C(sha256:...)) and C(tags).
+      description:
+        - The images of the tarball, each with C(id) (C(sha256:...)), C(tags) and C(architecture)
+          (Debian's name of the platform in the image config, or null when it names none).
       type: list
       elements: dict
   sample:
     - path: /opt/groundwork/bundles/hello-compose/2.0.0/images/web.tar
       tags: [example/web:2]
-      images: [{id: "sha256:4c2e...", tags: [example/web:2]}]
+      images: [{id: "sha256:4c2e...", tags: [example/web:2], architecture: amd64}]
+other_platforms:
+  description:
+    - The tarballs of the release whose images are all for another architecture (as in
+      RV(tarballs), with their C(architecture)). They are not compared with the engine.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - path: /opt/groundwork/bundles/hello-compose/2.0.0/images/web-arm64.tar
+      tags: [example/web:2]
+      images: [{id: "sha256:9a1b...", tags: [example/web:2], architecture: arm64}]
+      architecture: arm64
 to_load:
   description:
     - The tarballs (as in RV(tarballs)) to load, each with C(reasons), one sentence per tag
@@ -107,13 +139,14 @@ to_load:
   sample:
     - path: /opt/groundwork/bundles/hello-compose/2.0.0/images/web.tar
       tags: [example/web:2]
-      images: [{id: "sha256:4c2e...", tags: [example/web:2]}]
+      images: [{id: "sha256:4c2e...", tags: [example/web:2], architecture: amd64}]
       reasons: [example/web:2 missing]
 """
 
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.groundwork.infra.plugins.module_utils._bundle_arch import host_platform
 from ansible_collections.groundwork.infra.plugins.module_utils._compose import (
     COMPOSE_FILE_NAMES,
     ComposeError,
@@ -122,19 +155,22 @@ from ansible_collections.groundwork.infra.plugins.module_utils._compose import (
     only_missing_images,
     parse_image_inspect,
     release_tarballs,
+    select_platform,
 )
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
     engine=dict(type="bool", default=True),
+    architecture=dict(type="str"),
 )
 # The largest compose file read (Compose projects are a few KiB).
 COMPOSE_MAX_BYTES = 4 * 1024 * 1024
 INSPECT_FORMAT = "{{.Id}} {{json .RepoTags}}"
 
 
-def read_release(release_dir):
-    """{compose_file, compose_content, tarballs} of one release directory. Raises ComposeError."""
+def read_release(release_dir, architecture):
+    """{compose_file, compose_content, architecture, tarballs, other_platforms} of one release
+    directory, the tarballs split by platform for ``architecture``. Raises ComposeError."""
     if not os.path.isdir(release_dir):
         raise ComposeError("%s is not a directory (is the release delivered?)" % release_dir)
     name = find_compose_file(release_dir)
@@ -152,7 +188,9 @@ def read_release(release_dir):
         content = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ComposeError("%s is not UTF-8 text: %s" % (path, exc))
-    return {"compose_file": name, "compose_content": content, "tarballs": release_tarballs(release_dir)}
+    for_host, other = select_platform(release_tarballs(release_dir), architecture)
+    return {"compose_file": name, "compose_content": content, "architecture": architecture,
+            "tarballs": for_host, "other_platforms": other}
 
 
 def engine_images(run_command, tags):
@@ -168,7 +206,7 @@ def engine_images(run_command, tags):
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        result = read_release(module.params["path"])
+        result = read_release(module.params["path"], module.params["architecture"] or host_platform()["architecture"])
         result["to_load"] = []
         if module.params["engine"]:
             tags = sorted(set(tag for tarball in result["tarballs"] for tag in tarball["tags"]))

@@ -16,6 +16,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._compose import (
     ComposeError,
     find_compose_file,
     split_reference,
+    tarball_architecture,
     tarball_images,
 )
 
@@ -34,14 +35,41 @@ def _env_files(spec):
     return out
 
 
-def check_compose_source(src, load_yaml):
+def _read_images(src, problems, arch=None):
+    """(tags, image IDs) of the tarballs ``<src>/images/*.tar``; with ``arch`` (a per_arch source),
+    a tarball whose images are for another platform is a problem."""
+    by_tag, by_id = set(), set()
+    images_dir = os.path.join(src, "images")
+    if os.path.isdir(images_dir):
+        for entry in sorted(os.listdir(images_dir)):
+            if entry.endswith(".tar"):
+                path = os.path.join(images_dir, entry)
+                try:
+                    images = tarball_images(path)
+                    built_for = tarball_architecture({"path": path, "images": images})
+                except ComposeError as exc:
+                    problems.append(str(exc))
+                    continue
+                if arch and built_for and built_for != arch:
+                    problems.append("per_arch.%s: %s holds images for %s" % (arch, path, built_for))
+                for image in images:
+                    by_tag.update(image["tags"])
+                    by_id.add(image["id"])
+    return by_tag, by_id
+
+
+def check_compose_source(src, load_yaml, per_arch=None):
     """Problems that would make a compose component fail at deploy time, found at build time.
 
-    ``src`` is the component's source directory; ``load_yaml`` parses the compose file's text.
+    ``src`` is the component's source directory; ``load_yaml`` parses the compose file's text;
+    ``per_arch``: {architecture: source directory} of the component's per-architecture inputs
+    (``per_arch.<arch>.src``), whose ``images/*.tar`` are that architecture's images.
     Checks: a compose file Compose accepts is there; every service's ``env_file`` is a relative
     path inside the project directory and exists (unless ``required: false``); every image a
     service names is in one of the tarballs ``images/*.tar`` (by tag, or by image ID when pinned
-    by digest only), since hosts never pull.
+    by digest only), since hosts never pull - with per-architecture sources, in ``src`` or in
+    every architecture's, whose tarballs must hold images of that architecture; ``images/`` is
+    not in both ``src`` and a per-architecture source (a host would get two).
     """
     name = find_compose_file(src)
     if name is None:
@@ -56,17 +84,19 @@ def check_compose_source(src, load_yaml):
         return ["%s has no services" % path]
     problems = []
     root = os.path.realpath(src)
-    by_tag, by_id = set(), set()
-    images_dir = os.path.join(src, "images")
-    if os.path.isdir(images_dir):
-        for entry in sorted(os.listdir(images_dir)):
-            if entry.endswith(".tar"):
-                try:
-                    for image in tarball_images(os.path.join(images_dir, entry)):
-                        by_tag.update(image["tags"])
-                        by_id.add(image["id"])
-                except ComposeError as exc:
-                    problems.append(str(exc))
+    by_tag, by_id = _read_images(src, problems)
+    # Each architecture's host gets src's images and its own architecture's.
+    platforms = [(None, by_tag, by_id)]
+    arch_images = [(arch, path) for arch, path in sorted((per_arch or {}).items())
+                   if path and os.path.isdir(os.path.join(path, "images"))]
+    for arch, path in arch_images:
+        if os.path.isdir(os.path.join(src, "images")):
+            problems.append("images/ is both in src and in per_arch.%s.src (%s); a host would get two images/ "
+                            "directories: put every image in the per-architecture sources" % (arch, path))
+        tags, ids = _read_images(path, problems, arch)
+        platforms.append((arch, by_tag | tags, by_id | ids))
+    if arch_images:
+        platforms = platforms[1:]
     for service, spec in sorted(document["services"].items()):
         if not isinstance(spec, dict):
             continue
@@ -87,7 +117,13 @@ def check_compose_source(src, load_yaml):
             continue
         ref, digest = split_reference(image)
         has_tag = ":" in ref.rsplit("/", 1)[-1]
-        if not ((has_tag and ref in by_tag) or (digest and digest in by_id)):
-            problems.append("service %s: image %s is in no tarball of images/ (hosts never pull; "
-                            "docker save it into images/)" % (service, image))
+        for arch, tags, ids in platforms:
+            if (has_tag and ref in tags) or (digest and digest in ids):
+                continue
+            if arch:
+                problems.append("service %s: image %s is in no tarball of images/ for %s (hosts never pull; "
+                                "docker save it into per_arch.%s.src's images/)" % (service, image, arch, arch))
+            else:
+                problems.append("service %s: image %s is in no tarball of images/ (hosts never pull; "
+                                "docker save it into images/)" % (service, image))
     return problems

@@ -1,26 +1,33 @@
 # -*- coding: utf-8 -*-
 # Copyright: groundwork.infra contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Air-gap proof: deploy.yml succeeds on a host with no route out, and the host reaches nothing.
+"""Air-gap proof: deploy.yml succeeds on hosts with no route out, and the hosts reach nothing.
 
-Two lab hosts sit alone on an internal Docker network: ``lab-airgap`` (Debian bookworm
-amd64 with systemd) and ``lab-airgap-arm64-emulated`` (the same for arm64, run under
-qemu-user like the lab's ``lab-arm64-emulated``). Docker drops everything they send beyond
-the bridge. A counting rule at the top of the controller's iptables FORWARD chain sees
-every packet a host sends towards anything but the controller (traffic to the controller
-itself never crosses FORWARD). The test first proves the tripwire fires for each host (a
-connection attempt to a documentation address), resets it, runs ``deploy.yml`` on both with
-the demo release (bundles and the hello-svc systemd service), and fails if the counter
-moved.
+Three lab hosts sit alone on an internal Docker network: ``lab-airgap`` (Debian bookworm
+amd64 with systemd), ``lab-airgap-arm64-emulated`` (the same for arm64, run under
+qemu-user like the lab's ``lab-arm64-emulated``) and ``lab-airgap-compose`` (Debian trixie
+amd64 with systemd, running Docker inside as the lab's ``lab-trixie`` does). The compose host
+has no apt source at all (sources and package lists removed): ``docker_host`` installs Docker
+Engine and Compose from the release, a component of Debian's .deb files built by
+``scripts/package-bundle.sh`` (``docker_host_source: bundle``). Docker drops everything the
+hosts send beyond the bridge. A counting rule at the top of the controller's iptables FORWARD
+chain sees every packet a host sends towards anything but the controller (traffic to the
+controller itself never crosses FORWARD). The test first proves the tripwire fires for each
+host (a connection attempt to a documentation address), resets it, predicts the compose
+host's Docker install in check mode, runs ``deploy.yml`` there with the demo release plus the
+package bundle (bundles, Docker and the hello-compose project) and again (nothing changes), then
+runs it on the two systemd hosts (bundles and the hello-svc systemd service; a run of its own,
+which keeps each run within the lab's playbook timeout on a loaded machine), and fails if the
+counter moved at any point.
 
-Limits, stated plainly: the compose host is not part of this proof, because
-``docker_host`` installs Docker Engine from an apt source, which an air-gapped host must
-have locally (a mirror) or pre-installed. DNS queries to Docker's embedded resolver do not
-cross the bridge and are not counted.
+Limits, stated plainly: DNS queries to Docker's embedded resolver do not cross the bridge and
+are not counted. The package bundle is downloaded (once, kept in build/package-bundles) on the
+controller before the proof starts, as a release is built before it is carried to an air gap.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -29,15 +36,27 @@ from pathlib import Path
 
 import pytest
 
-from labkit import BIN, ROOT, recap, run
+from labkit import BIN, DEMO, ROOT, recap, run
 
 NETWORK = "groundwork-airgap"
 # Host -> (base image, what `uname -m` prints there).
 HOSTS = {
     "lab-airgap": ("groundwork/debian-systemd:bookworm", "x86_64"),
     "lab-airgap-arm64-emulated": ("groundwork/debian-systemd:bookworm-arm64", "aarch64"),
+    "lab-airgap-compose": ("groundwork/debian-systemd:trixie", "x86_64"),
 }
+COMPOSE_HOST = "lab-airgap-compose"
+# What Docker inside a systemd container needs beyond systemd's options (as scripts/demo.sh
+# starts lab-trixie): more capabilities, and /var/lib/docker on a volume, since overlay2
+# cannot sit on the container's own overlay filesystem.
+DOCKER_OPTS = ("--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_PTRACE", "--cap-add", "MKNOD",
+               "--cap-add", "AUDIT_WRITE", "--cap-add", "SETFCAP", "--cap-add", "SYS_MODULE", "-v", "/var/lib/docker")
 COMMENT = "groundwork-airgap-tripwire"
+# The package bundle of the compose host (Debian 13), and the release that carries it
+# beside the demo's components, served by the e2e release server (conftest.py).
+PACKAGES = ROOT / "build" / "package-bundles" / "trixie"
+RELEASE = DEMO / "www" / "airgap"
+MANIFEST = "http://127.0.0.1:18081/airgap/manifest.yaml"
 
 
 def tripwire_packets(bridge):
@@ -66,7 +85,7 @@ def airgapped_host():
             run("docker", "run", "-d", "--name", host, "--hostname", host, "--network", NETWORK,
                 "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
                 "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-                image, "/lib/systemd/systemd")
+                *(DOCKER_OPTS if host == COMPOSE_HOST else ()), image, "/lib/systemd/systemd")
         for host in HOSTS:
             for dummy in range(60):
                 state = run("docker", "exec", host, "systemctl", "is-system-running", check=False).stdout.strip()
@@ -75,6 +94,9 @@ def airgapped_host():
                 time.sleep(1)
             # As in scripts/demo.sh: a booted host has / shared, which LoadCredential= needs.
             run("docker", "exec", host, "mount", "--make-rshared", "/")
+        # No apt source at all on the compose host: what apt installs there can only come from the bundle.
+        run("docker", "exec", COMPOSE_HOST, "sh", "-c",
+            "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/* && rm -rf /var/lib/apt/lists/* && apt-get update -qq")
         run("iptables", "-I", "FORWARD", "1", "-i", bridge, "-m", "comment", "--comment", COMMENT)
         yield bridge
     finally:
@@ -82,17 +104,45 @@ def airgapped_host():
 
 
 @pytest.fixture(scope="module")
-def airgap_inventory():
-    """An inventory of the air-gapped hosts, with the lab's group_vars (same release, key, services)."""
+def airgap_release():
+    """The demo release plus the compose host's package bundle (the same key), built on the controller.
+
+    The download is the guide's (docs/guides/docker-compose.md, "Offline install")
+    ``groundwork-infra/scripts/package-bundle.sh download trixie debs``, kept in build/package-bundles.
+    """
+    if not (PACKAGES / "Packages").is_file():
+        run(str(ROOT / "scripts" / "package-bundle.sh"), "download", "trixie", str(PACKAGES))
+    debs = sorted(str(p) for p in PACKAGES.glob("*.deb"))
+    engine = [re.match(r"docker\.io_([0-9.]+)", Path(p).name) for p in debs]
+    version = [m.group(1) for m in engine if m][0]
+    extra = ROOT / "build" / "airgap-packages.json"
+    extra.write_text(json.dumps({"groundwork_build_extra_components": [{
+        "name": "docker-packages", "version": version, "kind": "files",
+        "description": "Docker Engine and Compose from Debian 13, with what a minimal Debian lacks",
+        "files": debs + [str(PACKAGES / "Packages")]}]}))
+    env = dict(os.environ, PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
+    env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
+    run(str(BIN / "ansible-playbook"), "playbooks/build.yml", "-e", "@docs/examples/demo/release.yml", "-e", "@%s" % extra,
+        "-e", "groundwork_demo_stage=%s" % (DEMO / "stage"), "-e", "groundwork_build_dest=%s" % RELEASE,
+        "-e", "groundwork_build_signing_key=%s" % (DEMO / "keys" / "demo.key"), env=env)
+    return version
+
+
+@pytest.fixture(scope="module")
+def airgap_inventory(airgap_release):
+    """An inventory of the air-gapped hosts, with the lab's group_vars (same key, services, project),
+    the release of airgap_release, and the compose host's Docker from its package bundle."""
     inv = ROOT / "build" / "airgap-inventory"
     inv.mkdir(parents=True, exist_ok=True)
-    hosts = "".join("        %s:\n" % host for host in HOSTS)
+    hosts = "".join("        %s:\n          bundle_manifest: %s\n" % (host, MANIFEST) for host in HOSTS)
+    systemd = "".join("        %s:\n" % host for host in HOSTS if host != COMPOSE_HOST)
     emulated = "".join("        %s:\n" % host for host in HOSTS if host.endswith("-emulated"))
     (inv / "hosts.yml").write_text(
         "all:\n  children:\n    bundle_hosts:\n      hosts:\n%s    systemd_hosts:\n      hosts:\n%s"
+        "    compose_hosts:\n      hosts:\n        %s:\n          docker_host_source: bundle\n"
         "    emulated_hosts:\n      hosts:\n%s      vars:\n        ansible_group_priority: 10\n"
         "  vars:\n    ansible_connection: community.docker.docker\n    ansible_python_interpreter: /usr/bin/python3\n"
-        % (hosts, hosts, emulated))
+        % (hosts, systemd, COMPOSE_HOST, emulated))
     link = inv / "group_vars"
     if not link.is_symlink():
         link.symlink_to(Path("..") / ".." / "inventories" / "lab" / "group_vars")
@@ -112,17 +162,61 @@ def test_the_tripwire_sees_an_attempt_to_leave(airgapped_host, host):
     assert tripwire_packets(airgapped_host) == 0
 
 
-def test_deploy_succeeds_without_a_route_out_and_reaches_nothing(airgapped_host, airgap_inventory):
-    assert tripwire_packets(airgapped_host) == 0
+def playbook(inventory, *args):
     env = dict(os.environ, PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
     env.setdefault("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
-    proc = run(str(BIN / "ansible-playbook"), "playbooks/deploy.yml", "-i", str(airgap_inventory), env=env)
-    for host in HOSTS:
+    return run(str(BIN / "ansible-playbook"), "playbooks/deploy.yml", "-i", str(inventory), *args, env=env)
+
+
+def answer(host, port=8080):
+    return run("docker", "exec", host, "python3", "-c",
+               "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:%d/', timeout=5).read().decode())" % port,
+               check=False).stdout
+
+
+def test_a_compose_host_with_no_apt_source_gets_docker_from_the_release(airgapped_host, airgap_inventory, airgap_release):
+    """The compose host alone (its plays need none of the others): check mode, deploy.yml, a re-run."""
+    assert tripwire_packets(airgapped_host) == 0
+    # Check mode predicts the offline install and changes nothing: no engine, no apt source written.
+    check = playbook(airgap_inventory, "--check", "--limit", COMPOSE_HOST, "--tags", "docker")
+    assert recap(check.stdout)[COMPOSE_HOST]["failed"] == 0
+    assert "would install docker-cli=%s" % airgap_release in check.stdout, check.stdout[-3000:]
+    assert run("docker", "exec", COMPOSE_HOST, "sh", "-c", "command -v dockerd || ls /etc/apt/sources.list.d/*", check=False).returncode != 0
+
+    proc = playbook(airgap_inventory, "--limit", COMPOSE_HOST)
+    assert recap(proc.stdout)[COMPOSE_HOST]["failed"] == 0
+    assert recap(proc.stdout)[COMPOSE_HOST]["changed"] > 0
+    assert re.search(r"^hello-compose 1\.\d+\.\d+", answer(COMPOSE_HOST), re.M), answer(COMPOSE_HOST)
+    # The engine came from the package bundle, pinned and held at its version; apt knows no other source.
+    installed = run("docker", "exec", COMPOSE_HOST, "sh", "-c",
+                    "dpkg-query -W -f '${Version}' docker.io; echo; apt-mark showhold; cat /etc/apt/sources.list.d/*").stdout
+    assert installed.splitlines()[0].startswith(airgap_release + "+"), installed
+    assert {"docker.io", "docker-cli", "docker-compose"} <= set(installed.splitlines()[1:]), installed
+    assert re.search(r"^deb \[trusted=yes\] file:/opt/groundwork/bundles/docker-packages/%s \./$" % re.escape(airgap_release),
+                     installed, re.M), installed
+    assert len(re.findall(r"^deb ", installed, re.M)) == 1, installed
+
+    # Again: Docker and the project stay as they are.
+    again = playbook(airgap_inventory, "--limit", COMPOSE_HOST)
+    assert recap(again.stdout)[COMPOSE_HOST] == dict(recap(again.stdout)[COMPOSE_HOST], failed=0, changed=0), again.stdout[-3000:]
+    packets = tripwire_packets(airgapped_host)
+    assert packets == 0, "%s sent %d packet(s) towards something other than the controller" % (COMPOSE_HOST, packets)
+
+
+def test_deploy_succeeds_without_a_route_out_and_reaches_nothing(airgapped_host, airgap_inventory):
+    """The systemd hosts, amd64 and emulated arm64, in one run (the compose host had its own above)."""
+    assert tripwire_packets(airgapped_host) == 0
+    hosts = [host for host in HOSTS if host != COMPOSE_HOST]
+    proc = playbook(airgap_inventory, "--limit", "!%s" % COMPOSE_HOST)
+    for host in hosts:
         assert recap(proc.stdout)[host]["failed"] == 0
         assert recap(proc.stdout)[host]["changed"] > 0
-        answer = run("docker", "exec", host, "python3", "-c",
-                     "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/', timeout=5).read().decode())")
-        assert re.search(r"^hello-svc 1\.\d+\.\d+: ", answer.stdout), (host, answer.stdout)
+        # The lab's group_vars: busybox-httpd (its per-architecture build, one release) on every
+        # systemd host; hello-svc too on the amd64 ones (the emulated host is trimmed, docs/lab.md).
+        arch = "arm64" if host.endswith("-emulated") else "amd64"
+        assert answer(host, 8082).rstrip().endswith(", %s build" % arch), (host, answer(host, 8082))
+        if arch == "amd64":
+            assert re.search(r"^hello-svc 1\.\d+\.\d+: ", answer(host)), (host, answer(host))
     packets = tripwire_packets(airgapped_host)
     assert packets == 0, "%s sent %d packet(s) towards something other than the controller during deploy.yml" % (
         " and ".join(HOSTS), packets)

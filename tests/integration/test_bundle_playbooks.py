@@ -842,7 +842,7 @@ def test_two_runs_at_once(lab):
     assert [r["changed"] for r in ok].count(True) == 1
     for res in results:
         if res.get("failed"):  # the loser may be told to run again, never left with a broken host
-            assert res["error"]["kind"] in ("lock", "rollback"), res
+            assert res["error"]["kind"] in ("lock", "rollback"), (res.get("msg"), res["error"])
             assert re.search(r"lock|another run", res["msg"]), res["msg"]
     assert sorted(lab.artifact_requests(site).values()) == [1, 1]
     assert os.readlink(lab.dest / "app" / "current") == "1.0.0"

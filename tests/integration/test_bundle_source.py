@@ -241,3 +241,38 @@ def test_deprecated_compose_app_names_still_reach_the_fetch_with_a_warning(origi
     for old in ("compose_app_bundle_manifest", "docker_host_bundle_manifest"):
         assert any(d["msg"].startswith("the variable %s is deprecated: set bundle_manifest instead" % old)
                    and d.get("collection_name") == "groundwork.infra" and d.get("version") == "0.3.0" for d in found), found
+
+
+# The playbooks read the release through the bundle role's entry points (`check`, `cache`), so the
+# defaults of the bundle source are written once, in the role's defaults. Each playbook run here
+# against the self-signed origin with bundle_validate_certs: false set once in the inventory: a
+# playbook that did not pass it on (or wrote its own default) would fail on the certificate.
+PLAYBOOKS = {
+    # playbook, extra arguments, whether it must succeed, what it says once past TLS
+    "validate.yml": ([], False, "docker_engine"),
+    "upgrade.yml": (["--tags", "plan", "--check"], True, "tls-probe none -> 1.0.0"),
+    "bundles.yml": ([], True, "release 2026.12.0: 1 component(s)"),
+    "deploy.yml": (["--tags", "bundles", "--check"], False, "docker_engine"),
+}
+
+
+@pytest.mark.parametrize("playbook", sorted(PLAYBOOKS))
+def test_validate_certs_set_once_reaches_every_playbook(origin, playbook_runner, tmp_path, playbook):
+    extra, succeeds, after_tls = PLAYBOOKS[playbook]
+    runner = playbook_runner(tmp_path / "ansible")
+    inventory = {"all": {"vars": dict(base_source(origin, tmp_path), bundle_validate_certs=False),
+                         "children": {"bundle_hosts": {"hosts": {"localhost": None}}}}}
+    inv = tmp_path / "playbook-inventory.yml"
+    inv.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    before = origin.requests("/manifest.yaml")
+    path = Path(__file__).resolve().parents[2] / "playbooks" / playbook
+    proc = subprocess.run(runner.command(path, extra=["-i", str(inv)] + extra), env=runner.env, cwd=str(runner.workdir),
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, check=False)
+    output = proc.stdout + proc.stderr
+    assert "certificate verify failed" not in output.lower(), "%s did not get bundle_validate_certs:\n%s" % (playbook, output[-4000:])
+    assert (proc.returncode == 0) == succeeds, "%s: rc=%s\n%s" % (playbook, proc.returncode, output[-4000:])
+    assert after_tls in output, "%s:\n%s" % (playbook, output[-4000:])
+    assert origin.requests("/manifest.yaml") > before
+    if playbook == "bundles.yml":
+        assert origin.requests("/artifacts/probe.txt") >= 1
+    assert not (tmp_path / "dest").exists()

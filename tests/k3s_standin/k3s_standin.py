@@ -4,10 +4,15 @@
 
 No k3s binary can be downloaded on the machines this collection is tested on,
 so molecule/k3s packages this file into a bundle of kind `k3s` as the `k3s`
-binary (prepare.yml adds a `#!/usr/bin/python3` line and sets STANDIN_VERSION).
+binary (prepare.yml adds a `#!/usr/bin/python3` line and sets STANDIN_VERSION and
+STANDIN_ARCH: one stand-in "build" per architecture, as k3s ships `k3s` and `k3s-arm64`).
 It honours only the contract the groundwork.infra.k3s role relies on:
 
-- `k3s --version` prints like k3s: `k3s version v1.31.4+k3s1 (standin)`;
+- `k3s --version` prints like k3s: `k3s version v1.31.4+k3s1 (standin-amd64)`, the part in
+  parentheses (k3s's commit) naming the architecture the stand-in was packaged for;
+- like a binary for another architecture, the stand-in refuses to run at all on a machine
+  whose architecture (`uname -m`) is not STANDIN_ARCH: it prints `exec format error` and
+  exits 126, so a node given another architecture's build fails its version check;
 - `k3s server` and `k3s agent` read /etc/rancher/k3s/config.yaml (flat keys,
   scalars and lists) and tell systemd they are ready (Type=notify, READY=1 on
   $NOTIFY_SOCKET);
@@ -51,7 +56,10 @@ import urllib.error
 import urllib.request
 
 STANDIN_VERSION = "v1.31.4+k3s1"
-STANDIN_COMMIT = "standin"
+STANDIN_ARCH = "amd64"
+STANDIN_COMMIT = "standin-" + STANDIN_ARCH
+# uname -m -> the architecture names of k3s release files (k3s, k3s-arm64, k3s-armhf).
+MACHINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm", "armv8l": "arm"}
 CONFIG_FILE = "/etc/rancher/k3s/config.yaml"
 KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
 HEARTBEAT_SECONDS = 2
@@ -290,11 +298,11 @@ class Cluster:
     def save(self, nodes):
         write_private(self.nodes_file, json.dumps(nodes, indent=1, sort_keys=True))
 
-    def register(self, name, role, version, address):
+    def register(self, name, role, version, address, arch=STANDIN_ARCH):
         with self.lock:
             nodes = self.load()
             entry = nodes.setdefault(name, {"created": now_iso(), "uid": secrets.token_hex(16)})
-            entry.update(role=role, version=version, ip=address, heartbeat=time.time())
+            entry.update(role=role, version=version, ip=address, arch=arch, heartbeat=time.time())
             self.save(nodes)
 
     def merge(self, remote):
@@ -307,7 +315,7 @@ class Cluster:
 
     def node_object(self, name, entry):
         ready = time.time() - entry["heartbeat"] < READY_SECONDS
-        labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+        labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": entry.get("arch", "amd64"),
                   "node.kubernetes.io/instance-type": "k3s"}
         if entry["role"] == "server":
             labels.update({"node-role.kubernetes.io/control-plane": "true", "node-role.kubernetes.io/etcd": "true",
@@ -326,7 +334,8 @@ class Cluster:
                                 "lastHeartbeatTime": beat, "lastTransitionTime": beat}],
                 "addresses": [{"type": "InternalIP", "address": entry["ip"]}, {"type": "Hostname", "address": name}],
                 "nodeInfo": {"kubeletVersion": entry["version"], "kubeProxyVersion": entry["version"],
-                             "containerRuntimeVersion": "standin://0", "operatingSystem": "linux", "architecture": "amd64",
+                             "containerRuntimeVersion": "standin://0", "operatingSystem": "linux",
+                             "architecture": entry.get("arch", "amd64"),
                              "osImage": "k3s stand-in", "kernelVersion": os.uname().release, "machineID": "",
                              "systemUUID": "", "bootID": ""},
             },
@@ -338,7 +347,8 @@ class Cluster:
             if self.upstream:
                 try:
                     post(self.upstream, "/standin/v1/join", self.password,
-                         {"name": self.name, "role": "server", "version": STANDIN_VERSION, "ip": node_ip(self.config)})
+                         {"name": self.name, "role": "server", "version": STANDIN_VERSION, "ip": node_ip(self.config),
+                          "arch": STANDIN_ARCH})
                     self.merge(get_json(self.upstream, "/standin/v1/nodes", self.password))
                 except (OSError, ValueError) as exc:
                     log("upstream %s not reachable: %s" % (self.upstream, exc))
@@ -348,7 +358,7 @@ def version_object():
     match = re.match(r"^v(\d+)\.(\d+)", STANDIN_VERSION)
     return {"major": match.group(1), "minor": match.group(2), "gitVersion": STANDIN_VERSION, "gitCommit": STANDIN_COMMIT,
             "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "k3s-standin",
-            "compiler": "python", "platform": "linux/amd64"}
+            "compiler": "python", "platform": "linux/" + STANDIN_ARCH}
 
 
 RESOURCES = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
@@ -392,7 +402,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.cluster_auth():
             return
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-        self.cluster.register(body["name"], body["role"], body["version"], body.get("ip") or self.client_address[0])
+        self.cluster.register(body["name"], body["role"], body["version"], body.get("ip") or self.client_address[0],
+                              body.get("arch", "amd64"))
         answer = {"ok": True}
         if body["role"] == "server":
             answer.update(ca_crt=read(os.path.join(self.cluster.tls, "ca.crt")),
@@ -461,7 +472,8 @@ def join(server, password, name, role, address):
     while True:
         rejected = False
         try:
-            return post(server, "/standin/v1/join", password, {"name": name, "role": role, "version": STANDIN_VERSION, "ip": address})
+            body = {"name": name, "role": role, "version": STANDIN_VERSION, "ip": address, "arch": STANDIN_ARCH}
+            return post(server, "/standin/v1/join", password, body)
         except urllib.error.HTTPError as exc:
             rejected = exc.code == 401
             error = exc
@@ -503,7 +515,8 @@ def run_agent(config):
     sd_notify("READY=1\nSTATUS=k3s stand-in agent joined")
     while not STOP.wait(HEARTBEAT_SECONDS):
         try:
-            post(server, "/standin/v1/join", password, {"name": name, "role": "agent", "version": STANDIN_VERSION, "ip": node_ip(config)})
+            body = {"name": name, "role": "agent", "version": STANDIN_VERSION, "ip": node_ip(config), "arch": STANDIN_ARCH}
+            post(server, "/standin/v1/join", password, body)
         except (OSError, ValueError) as exc:
             log("server %s not reachable: %s" % (server, exc))
 
@@ -525,6 +538,11 @@ def kubectl(argv):
 
 
 def main(argv):
+    machine = os.uname().machine
+    if MACHINE_ARCH.get(machine, machine) != STANDIN_ARCH:
+        sys.stderr.write("k3s-standin: exec format error: this stand-in is the %s build, the machine is %s\n"
+                         % (STANDIN_ARCH, machine))
+        return 126
     if not argv or argv[0] in ("--version", "-v", "version"):
         sys.stdout.write("k3s version %s (%s)\ngo version k3s-standin (python %s)\n"
                          % (STANDIN_VERSION, STANDIN_COMMIT, sys.version.split()[0]))

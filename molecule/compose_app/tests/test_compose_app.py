@@ -6,6 +6,8 @@ second run loaded no image."""
 import json
 import os
 
+import yaml
+
 PROJECT = "hello-compose"
 DEST = "/opt/groundwork/bundles"
 CONFIG = "/etc/groundwork/compose/" + PROJECT + "/1.0.0"
@@ -61,12 +63,32 @@ def test_secret_is_not_in_the_bundle_or_the_env(host):
 
 
 def test_images_were_loaded_once():
-    # converge.yml appends one line per run: "<time> run|check <tarballs loaded or ->".
+    # converge.yml appends one line per run: "<time> run|check <tarballs loaded or -> up|no-up".
     log = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "compose-test", "image-loads.log")
     with open(log) as handle:
         runs = [line.split() for line in handle if line.strip()]
-    real = [fields[2] for fields in runs if fields[1] == "run"]
-    assert real == ["hello-compose-1.0.0.tar,hello-store-1.tar", "-"], runs
+    real = [fields[2:] for fields in runs if fields[1] == "run"]
+    # ... and the second run, which changed nothing, found the release running healthy and
+    # skipped docker compose up and its watch (issue 17, the deploy re-run figure).
+    assert real == [["hello-compose-1.0.0.tar,hello-store-1.tar", "up"], ["-", "no-up"]], runs
+
+
+def test_the_host_got_and_loaded_the_images_of_its_platform_only(host):
+    # Release 2026.11.0 carries hello-compose 1.0.0's images for amd64 and for arm64 under the
+    # same tags (per_arch sources, issue 18); the host is amd64.
+    www = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "compose-test", "www", "2026.11.0")
+    with open(os.path.join(www, "manifest.yaml")) as handle:
+        artifacts = yaml.safe_load(handle)["components"][0]["artifacts"]
+    assert sorted(a.get("arch", "all") for a in artifacts) == ["all", "amd64", "arm64"]
+    assert host.run("dpkg --print-architecture").stdout.strip() == "amd64"
+    images = host.run("ls %s/%s/1.0.0/images" % (DEST, PROJECT))
+    assert images.stdout.split() == ["hello-compose-1.0.0.tar", "hello-store-1.tar"]
+    arm64 = host.run("find %s -name '*arm64*'" % DEST)
+    assert arm64.rc == 0 and arm64.stdout == ""
+    ids = _built_ids()
+    for tag, built in (("groundwork/hello-compose:1.0.0", ids["web"]), ("groundwork/hello-store:1", ids["store"])):
+        image = host.run("docker image inspect --format '{{.Architecture}} {{.Id}}' %s" % tag)
+        assert image.stdout.split() == ["amd64", built], tag
 
 
 def _built_ids():

@@ -43,12 +43,14 @@ def _processes(host, name):
 
 
 def test_no_root_engine_runs(host):
-    for unit in ("docker.service", "docker.socket"):
+    for unit in ("docker.service", "docker.socket", "containerd.service"):
         assert host.run("systemctl is-active " + unit).stdout.strip() != "active", unit
         assert host.run("systemctl is-enabled " + unit).stdout.strip() == "masked", unit
-    dockerds = _processes(host, "dockerd")
-    assert dockerds, "no dockerd runs at all"
-    assert [uid for pid, uid in dockerds] == [_uid(host)] * len(dockerds)
+    # Every engine process, the user's dockerd and the containerd it started, runs as app.
+    for name in ("dockerd", "containerd"):
+        found = _processes(host, name)
+        assert found, "no %s runs at all" % name
+        assert [uid for pid, uid in found] == [_uid(host)] * len(found), (name, found)
     # The root engine's socket may stay behind as a file: nothing answers on it.
     assert host.run("docker -H unix:///var/run/docker.sock version --format '{{.Server.Version}}'").rc != 0
 

@@ -19,6 +19,9 @@ KUBECONFIG = os.path.join(WORK, "kubeconfig.yaml")
 REAL = bool(os.environ.get("GROUNDWORK_K3S_BUNDLE_DIR"))
 SERVERS = ["k3s-server-1", "k3s-server-2"]
 NODES = ["k3s-agent-1"] + SERVERS
+# The cluster's amd64 nodes. The emulated arm64 node joins in the side effect
+# only, which checks what it got (side_effect.yml).
+testinfra_hosts = ["ansible://k3s_server", "ansible://k3s_agent"]
 
 
 def name(host):
@@ -61,6 +64,16 @@ def test_binary_is_installed_under_its_version_from_the_bundle(host):
     assert binary.sha256sum == host.file("%s/k3s/%s/k3s" % (DEST, VERSION)).sha256sum
     assert host.file("%s/k3s/current" % DEST).linked_to == "%s/k3s/%s" % (DEST, VERSION)
     assert host.check_output("k3s --version").startswith("k3s version v%s " % VERSION)
+
+
+def test_an_amd64_node_got_the_amd64_files_of_the_release_and_none_of_arm64(host):
+    names = sorted(host.file("%s/k3s/%s" % (DEST, VERSION)).listdir())
+    assert "k3s" in names and "sha256sum-amd64.txt" in names
+    assert [n for n in names if n.startswith("k3s-airgap-images-")]
+    assert all(n in ("k3s", "sha256sum-amd64.txt") or n.startswith("k3s-airgap-images-amd64.") for n in names), names
+    if not REAL:
+        # The release also carries the arm64 stand-in; this node runs the one labelled amd64.
+        assert "(standin-amd64)" in host.check_output("k3s --version")
 
 
 def test_image_tarballs_are_where_k3s_imports_them(host):

@@ -1,8 +1,11 @@
 """What a user checks after the scenario: hello-svc answers on the version the
 rollback kept (1.1.0), runs with the hardening the role promises, reads its
 credential from a root-only file, and its unit scores "OK" or better in
-`systemd-analyze security`."""
+`systemd-analyze security`; busyweb, from one release carrying Debian's busybox-static
+for amd64 and arm64, runs the host's own (x86-64) build and answers, and the arm64 build
+is not on the host."""
 
+import json
 import re
 
 import pytest
@@ -156,3 +159,48 @@ def test_exposure_of_the_unit_with_the_role_defaults(host):
         assert exposure(host, name) <= MAX_EXPOSURE
     finally:
         host.check_output("rm -f %s && systemctl daemon-reload", path)
+
+
+# --- busyweb: one release with Debian's busybox-static for amd64 and arm64 -------------------------
+
+BUSYWEB = "busyweb.service"
+ELF_MACHINES = {62: "x86-64", 183: "aarch64"}
+
+
+def elf_machine(host, path):
+    """The ELF e_machine of a file on the host (little-endian header bytes 18-19)."""
+    out = host.check_output(
+        "python3 -c 'import sys; h = open(sys.argv[1], \"rb\").read(20); "
+        "assert h[:4] == b\"\\x7fELF\", h; print(int.from_bytes(h[18:20], \"little\"))' %s", path)
+    return ELF_MACHINES.get(int(out), "ELF machine " + out)
+
+
+def test_busyweb_runs_the_hosts_own_build_from_the_release(host):
+    assert host.check_output("uname -m") == "x86_64"
+    out = host.check_output("systemctl show --property=ExecStart --value %s", BUSYWEB)
+    # ExecStart={ path=/opt/.../bin/busybox ; argv[]=... }
+    program = re.search(r"path=(\S+)", out).group(1)
+    assert program == DEST + "/busyweb/current/bin/busybox", out
+    real = host.check_output("readlink -f %s", program)
+    assert real == DEST + "/busyweb/1.0.0/bin/busybox"
+    assert elf_machine(host, real) == "x86-64"
+    assert host.service(BUSYWEB).is_running
+    answer = host.check_output(
+        "python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' %s",
+        "http://127.0.0.1:8081/")
+    assert answer.strip() == "busyweb: one release, the host's own build"
+    # The process that answers was started from that path (its /proc/PID/exe needs
+    # CAP_SYS_PTRACE, which docker exec lacks here; its command line does not).
+    pid = host.check_output("systemctl show --property=MainPID --value %s", BUSYWEB)
+    argv = host.check_output("tr '\\0' ' ' </proc/%s/cmdline", pid).split()
+    assert argv[:2] == [program, "httpd"], argv
+
+
+def test_the_arm64_build_is_not_on_the_amd64_host(host):
+    assert not host.file(DEST + "/busyweb/1.0.0/bin/busybox-arm64").exists
+    machines = [elf_machine(host, path) for path in
+                host.check_output("find %s -type f -perm -u+x", DEST + "/busyweb/").splitlines()]
+    assert machines == ["x86-64"]
+    # The host recorded the page (for every architecture) and the amd64 build: nothing of arm64.
+    record = json.loads(host.file(DEST + "/.groundwork/records/busyweb/1.0.0.json").content_string)
+    assert sorted(str(a.get("arch")) for a in record["artifacts"]) == ["None", "amd64"], record["artifacts"]

@@ -16,19 +16,43 @@ from ansible_collections.groundwork.infra.plugins.filter.compose_app import (
     compose_app_dotenv,
     compose_app_overlay,
     compose_app_project,
+    compose_app_runs,
 )
 
 OLD = "a" * 64
 NEW = "b" * 64
 
 
-def _tarball(path, image_id, tags):
-    return {"path": path, "tags": list(tags), "images": [{"id": "sha256:" + image_id, "tags": list(tags)}]}
+def _tarball(path, image_id, tags, arch=None):
+    return {"path": path, "tags": list(tags), "images": [{"id": "sha256:" + image_id, "tags": list(tags), "architecture": arch}]}
 
 
-def _release(compose, *tarballs, name="compose.yaml", to_load=()):
+def _release(compose, *tarballs, name="compose.yaml", to_load=(), other=()):
     """A compose_release_info result."""
-    return {"compose_file": name, "compose_content": compose, "tarballs": list(tarballs), "to_load": list(to_load)}
+    return {"compose_file": name, "compose_content": compose, "tarballs": list(tarballs), "to_load": list(to_load),
+            "architecture": "amd64", "other_platforms": [dict(t, architecture=t["images"][0]["architecture"]) for t in other]}
+
+
+def test_project_refuses_a_service_whose_image_is_only_for_other_platforms():
+    compose = "services:\n  web:\n    image: example/web:1\n  db:\n    image: example/db@sha256:%s\n" % OLD
+    web_arm = _tarball("/rel/images/web-arm64.tar", NEW, ["example/web:1"], "arm64")
+    db_arm = _tarball("/rel/images/db-arm64.tar", OLD, ["example/db:1"], "arm64")
+    db_amd = _tarball("/rel/images/db.tar", "c" * 64, ["example/db:1"], "amd64")
+    with pytest.raises(AnsibleFilterError) as failure:
+        compose_app_project(_release(compose, db_amd, other=[web_arm, db_arm]), "/rel")
+    # db is pinned to the arm64 image's ID: the amd64 tarball of the same tag is another image.
+    assert str(failure.value) == (
+        "compose_app: release /rel has no image for this host's platform (amd64) for "
+        "service db: example/db@sha256:%s is only in /rel/images/db-arm64.tar (arm64); "
+        "service web: example/web:1 is only in /rel/images/web-arm64.tar (arm64)" % OLD)
+
+
+def test_project_accepts_images_for_the_host_beside_other_platforms():
+    compose = "services:\n  web:\n    image: example/web:1\n"
+    web_amd = _tarball("/rel/images/web.tar", "c" * 64, ["example/web:1"], "amd64")
+    web_arm = _tarball("/rel/images/web-arm64.tar", NEW, ["example/web:1"], "arm64")
+    plan = compose_app_project(_release(compose, web_amd, other=[web_arm]), "/rel")
+    assert [t["path"] for t in plan["tarballs"]] == ["/rel/images/web.tar"]
 
 
 @pytest.mark.parametrize("name", ["compose.yaml", "docker-compose.yml"])
@@ -104,3 +128,38 @@ def test_overlay_without_secrets_or_pins_is_an_empty_mapping():
     text = compose_app_overlay({}, {"compose_file": "compose.yaml", "overrides": {}}, "/r", "/c")
     assert yaml.safe_load(text) == {}
     assert text.endswith("\n{}\n")
+
+
+# --- whether a re-run that changed nothing can skip docker compose up ------------------------
+
+REL = "/opt/groundwork/bundles/p/1.0.0"
+
+
+def _status(*containers, verdict="healthy"):
+    """A compose_status result: (service, state, health, release_dir) per container."""
+    return {"verdict": verdict, "services": [{"service": c[0], "state": c[1], "health": c[2], "release_dir": c[3]} for c in containers]}
+
+
+def _plan(*services):
+    return {"images": dict((name, "example/%s:1" % name) for name in services)}
+
+
+def test_runs_when_every_service_runs_this_release_healthy():
+    status = _status(("web", "running", "healthy", REL), ("db", "running", "", REL), ("db", "running", "", REL))
+    assert compose_app_runs(status, _plan("web", "db"), REL) is True
+
+
+@pytest.mark.parametrize("status", [
+    _status(("web", "running", "healthy", REL), verdict="waiting"),               # the verdict is not healthy
+    _status(("web", "running", "healthy", REL)),                                   # db has no container
+    _status(("web", "running", "healthy", REL), ("db", "exited", "", REL)),        # db was stopped (or is a one-shot)
+    _status(("web", "running", "starting", REL), ("db", "running", "", REL)),      # web's health check has not passed yet
+    _status(("web", "running", "healthy", REL), ("db", "running", "", "/opt/groundwork/bundles/p/0.9.0")),  # another release
+    {"skipped": True},                                                             # compose_status did not run
+])
+def test_up_runs_at_any_doubt(status):
+    assert compose_app_runs(status, _plan("web", "db"), REL) is False
+
+
+def test_a_project_without_services_always_runs_up():
+    assert compose_app_runs(_status(("web", "running", "", REL)), _plan(), REL) is False

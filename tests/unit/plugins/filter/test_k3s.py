@@ -9,7 +9,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.groundwork.infra.plugins.filter.k3s import k3s_downgrade, k3s_version
+from ansible_collections.groundwork.infra.plugins.filter.k3s import k3s_downgrade, k3s_release_files, k3s_version
 
 OUTPUT = "k3s version v1.31.5+k3s1 (56ec5dd4)\ngo version go1.22.10\n"
 
@@ -57,3 +57,31 @@ def test_a_release_candidate_comes_before_its_release():
     assert k3s_downgrade("v1.31.10-rc1+k3s1", "v1.31.10+k3s1")
     assert not k3s_downgrade("v1.31.10-rc2+k3s1", "v1.31.10-rc1+k3s1")
     assert not k3s_downgrade("v1.31.10-rc1+k3s1", "v1.31.9+k3s1")
+
+
+@pytest.mark.parametrize("architecture, arch, debian, binary", [
+    ("x86_64", "amd64", "amd64", "k3s"),
+    ("amd64", "amd64", "amd64", "k3s"),
+    ("aarch64", "arm64", "arm64", "k3s-arm64"),
+    ("arm64", "arm64", "arm64", "k3s-arm64"),
+    ("armv7l", "arm", "armhf", "k3s-armhf"),
+    ("armhf", "arm", "armhf", "k3s-armhf"),
+    ("arm", "arm", "armhf", "k3s-armhf"),
+])
+def test_release_files_of_each_architecture_as_upstream_names_them(architecture, arch, debian, binary):
+    files = k3s_release_files(architecture)
+    assert files == {"arch": arch, "debian": debian, "binary": binary, "checksums": "sha256sum-%s.txt" % arch,
+                     "images": "k3s-airgap-images-%s." % arch}
+
+
+def test_an_arm64_host_never_gets_the_amd64_names():
+    files = k3s_release_files("aarch64")
+    assert "amd64" not in " ".join(files.values())
+    assert files["binary"] != k3s_release_files("x86_64")["binary"]
+
+
+def test_an_architecture_without_k3s_is_named_with_those_k3s_is_built_for():
+    with pytest.raises(AnsibleFilterError, match=r"'riscv64' has no k3s release files; k3s is built for amd64, arm, arm64"):
+        k3s_release_files("riscv64")
+    with pytest.raises(AnsibleFilterError, match="'' has no k3s release files"):
+        k3s_release_files("")

@@ -33,8 +33,32 @@ def _rows(**kwargs):
 def test_installed_components_without_a_unit_are_files():
     rows = status_rows(INSTALLED, "web1", "prod")
     assert [r["component"] for r in rows] == ["hello", "motd"]
-    assert rows[1] == {"host": "web1", "environment": "prod", "component": "motd", "version": "1.0.0", "release": "2026.1",
-                       "runs_as": "files", "state": "-", "health": "-", "running": "-", "stale": False, "last_rollback": "-"}
+    assert rows[1] == {"host": "web1", "environment": "prod", "component": "motd", "version": "1.0.0", "architecture": "-",
+                       "build": "-", "release": "2026.1", "runs_as": "files", "state": "-", "health": "-", "running": "-",
+                       "stale": False, "last_rollback": "-"}
+
+
+def test_every_row_shows_the_hosts_architecture_and_the_build_installed():
+    installed = {"hello": {"current": "1.1.0", "release": "2026.12.0", "architecture": "arm64"},
+                 "motd": {"current": "1.0.0", "release": "2026.12.0", "architecture": "all"}}
+    rows = {r["component"]: r for r in status_rows(installed, "pi1", "lab", units=[_unit()], architecture="arm64",
+                                                   k3s={"role": "agent", "unit": {}, "node": {}})}
+    assert [(n, r["architecture"], r["build"]) for n, r in sorted(rows.items())] == [
+        ("hello", "arm64", "arm64"), ("k3s", "arm64", "-"), ("motd", "arm64", "all")]
+    lines = status_table(list(rows.values()))
+    assert lines[0].split()[3:5] == ["VERSION", "ARCH"]
+    assert [line.split()[3:5] for line in lines[1:3]] == [["1.1.0", "arm64"], ["1.0.0", "arm64"]]
+    assert "not installed  arm64  -" in lines[3]
+
+
+def test_the_arch_column_names_a_build_for_another_architecture_and_an_unknown_host():
+    # A record saying arm64 on an amd64 host (a restored backup, a copied disk): shown, not hidden.
+    odd = {"hello": {"current": "1.1.0", "release": "2026.12.0", "architecture": "arm64"}}
+    line = status_table(status_rows(odd, "nas", "", architecture="amd64"))[1]
+    assert "1.1.0          amd64 (build arm64) 2026.12.0" in line
+    # bundle_info could not tell the host's architecture: the build, else a dash.
+    assert status_table(status_rows(odd, "nas", ""))[1].split()[3:5] == ["1.1.0", "arm64"]
+    assert status_table(status_rows(INSTALLED, "nas", ""))[1].split()[3:5] == ["1.1.0", "-"]
 
 
 def test_a_service_row_shows_its_unit_state_and_health():
@@ -157,9 +181,9 @@ def test_compose_projects_show_the_release_their_containers_run_and_the_last_rol
 def test_the_table_keeps_its_columns():
     rows = status_rows(INSTALLED, "web1", "")
     lines = status_table(rows)
-    assert lines[0].split() == ["HOST", "ENV", "COMPONENT", "VERSION", "RELEASE", "RUNS", "AS", "STATE", "HEALTH", "RUNNING",
-                                "LAST", "ROLLED", "BACK"]
-    assert lines[1].split() == ["web1", "-", "hello", "1.1.0", "2026.1", "files", "-", "-", "-", "-"]
-    column = len("%-22s %-8s %-16s %-14s %-11s %-30s %-14s %-16s " % (("",) * 8))
+    assert lines[0].split() == ["HOST", "ENV", "COMPONENT", "VERSION", "ARCH", "RELEASE", "RUNS", "AS", "STATE", "HEALTH",
+                                "RUNNING", "LAST", "ROLLED", "BACK"]
+    assert lines[1].split() == ["web1", "-", "hello", "1.1.0", "-", "2026.1", "files", "-", "-", "-", "-"]
+    column = len("%-22s %-8s %-16s %-14s %-6s %-11s %-30s %-14s %-16s " % (("",) * 9))
     assert lines[0][column:].startswith("RUNNING ")
     assert lines[1][column:].startswith("- ")

@@ -24,7 +24,11 @@ from ansible_collections.groundwork.infra.plugins.module_utils._compose import (
     parse_image_inspect,
     project_health,
     ps_entries,
+    image_architecture,
     release_tarballs,
+    select_platform,
+    tarball_architecture,
+    working_dir_of,
 )
 
 OLD = "a" * 64
@@ -74,7 +78,9 @@ def test_release_tarballs_reads_each_regular_tar_by_name(tmp_path):
     out = release_tarballs(str(tmp_path))
     assert [(os.path.basename(t["path"]), t["tags"]) for t in out] == [
         ("db.tar", ["example/db:1", "example/db:latest"]), ("web.tar", ["example/web:1"])]
-    assert out[0]["images"] == [{"id": "sha256:" + OLD, "tags": ["example/db:1", "example/db:latest"]}]
+    # web.tar's config blob is {} (no platform); db.tar has no config member at all.
+    assert out[0]["images"] == [{"id": "sha256:" + OLD, "tags": ["example/db:1", "example/db:latest"], "architecture": None}]
+    assert out[1]["images"] == [{"id": "sha256:" + NEW, "tags": ["example/web:1"], "architecture": None}]
 
 
 def test_release_without_images_has_no_tarballs(tmp_path):
@@ -210,3 +216,77 @@ def test_health_ignores_the_previous_release_while_compose_up_runs():
     # ... but it counts without the release directory, and once compose up has finished.
     assert health(running)["failing"] == ["web"]
     assert health(_with_job(ps, {"rc": 0}), "/b/p/2.0.0")["failing"] == ["web"]
+
+
+# --- the platform of an image tarball (issue 18) ---------------------------------------------
+
+
+def _config(arch, variant=None):
+    config = {"architecture": arch, "os": "linux"}
+    if variant:
+        config["variant"] = variant
+    return json.dumps(config).encode()
+
+
+@pytest.mark.parametrize("arch, variant, debian", [
+    ("amd64", None, "amd64"), ("arm64", "v8", "arm64"), ("arm", "v7", "armhf"), ("arm", None, "armhf"),
+    ("arm", "v6", "armel"), ("386", None, "i386"), ("riscv64", None, "riscv64")])
+def test_image_architecture_in_debians_names(arch, variant, debian):
+    assert image_architecture(json.loads(_config(arch, variant))) == debian
+
+
+def test_image_architecture_is_none_without_one():
+    assert image_architecture({}) is None
+    assert image_architecture(None) is None
+    assert image_architecture({"architecture": ""}) is None
+
+
+def test_release_tarballs_read_the_platform_from_the_image_config_in_both_layouts(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    # Docker 25+ (OCI layout): the config is blobs/sha256/<id>; before: <id>.json.
+    save(images / "web-arm64.tar", [{"Config": "blobs/sha256/" + OLD, "RepoTags": ["example/web:1"]}],
+         extra={"blobs/sha256/" + OLD: _config("arm64", "v8")})
+    save(images / "web.tar", [{"Config": NEW + ".json", "RepoTags": ["example/web:1"]}], extra={NEW + ".json": _config("amd64")})
+    out = release_tarballs(str(tmp_path))
+    assert [(os.path.basename(t["path"]), [i["architecture"] for i in t["images"]]) for t in out] == [
+        ("web-arm64.tar", ["arm64"]), ("web.tar", ["amd64"])]
+
+
+def test_an_oversized_image_config_is_refused(tmp_path):
+    (tmp_path / "images").mkdir()
+    save(tmp_path / "images" / "a.tar", [{"Config": OLD + ".json", "RepoTags": ["example/a:1"]}],
+         extra={OLD + ".json": b" " * (1024 * 1024 + 1)})
+    with pytest.raises(ComposeError, match="the image config %s.json is not a regular member" % OLD):
+        release_tarballs(str(tmp_path))
+
+
+def _platform_tarball(name, *archs):
+    return {"path": "/rel/images/" + name, "tags": ["example/web:1"],
+            "images": [{"id": "sha256:" + NEW, "tags": ["example/web:1"], "architecture": arch} for arch in archs]}
+
+
+def test_select_platform_keeps_the_hosts_tarballs_and_sets_the_others_apart():
+    amd64, arm64, neutral = _platform_tarball("amd64.tar", "amd64"), _platform_tarball("arm64.tar", "arm64"), _platform_tarball("n.tar", None)
+    for_host, other = select_platform([amd64, arm64, neutral], "amd64")
+    assert for_host == [amd64, neutral]
+    assert other == [dict(arm64, architecture="arm64")]
+    for_host, other = select_platform([amd64, arm64, neutral], "arm64")
+    assert for_host == [arm64, neutral]
+    assert [t["path"] for t in other] == ["/rel/images/amd64.tar"]
+
+
+def test_select_platform_refuses_a_tarball_with_two_platforms():
+    with pytest.raises(ComposeError, match="mixed.tar holds images for amd64 and arm64; save one platform"):
+        select_platform([_platform_tarball("mixed.tar", "arm64", "amd64", None)], "amd64")
+    assert tarball_architecture(_platform_tarball("one.tar", "arm64", None, "arm64")) == "arm64"
+
+
+@pytest.mark.parametrize("labels", [
+    "com.docker.compose.project=p,com.docker.compose.project.working_dir=/opt/b/p/1.0.0,com.docker.compose.service=web",
+    {"com.docker.compose.project.working_dir": "/opt/b/p/1.0.0"}])
+def test_services_carry_the_release_directory_they_were_made_for(labels):
+    entry = {"Service": "web", "State": "running", "Health": "", "Labels": labels}
+    assert working_dir_of(entry) == "/opt/b/p/1.0.0"
+    assert project_health([entry])["services"][0]["release_dir"] == "/opt/b/p/1.0.0"
+    assert working_dir_of({"Service": "web", "Labels": "com.docker.compose.project=p"}) == ""

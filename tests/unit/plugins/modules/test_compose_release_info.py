@@ -22,12 +22,15 @@ from ansible_collections.groundwork.infra.plugins.modules import compose_release
 NEW = "b" * 64
 
 
-def save(path, tags, image_id=NEW):
+def save(path, tags, image_id=NEW, arch="amd64"):
+    """A tarball laid out as docker save (Docker 25+) writes it: the image config, then manifest.json."""
+    config = json.dumps({"architecture": arch, "os": "linux"}).encode()
     data = json.dumps([{"Config": "blobs/sha256/" + image_id, "RepoTags": tags, "Layers": []}]).encode()
     with tarfile.open(str(path), "w") as archive:
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
+        for name, content in (("blobs/sha256/" + image_id, config), ("manifest.json", data)):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
 
 
 @pytest.fixture
@@ -47,13 +50,38 @@ def run(capsys, args):
 
 
 def test_reads_the_compose_file_and_the_tarballs_in_one_call(capsys, release):
-    out = run(capsys, {"path": str(release), "engine": False})
+    out = run(capsys, {"path": str(release), "engine": False, "architecture": "amd64"})
     assert out["changed"] is False and "failed" not in out
     assert out["compose_file"] == "docker-compose.yml"
     assert out["compose_content"] == "services:\n  web:\n    image: example/web:2\n"
     assert out["tarballs"] == [{"path": str(release / "images" / "web.tar"), "tags": ["example/web:2"],
-                                "images": [{"id": "sha256:" + NEW, "tags": ["example/web:2"]}]}]
-    assert out["to_load"] == []
+                                "images": [{"id": "sha256:" + NEW, "tags": ["example/web:2"], "architecture": "amd64"}]}]
+    assert out["to_load"] == [] and out["other_platforms"] == [] and out["architecture"] == "amd64"
+
+
+def test_only_the_tarballs_for_the_hosts_platform_are_compared_and_loaded(capsys, release, monkeypatch):
+    # The same tag saved for arm64 beside the amd64 one: an amd64 host loads the amd64 tarball only.
+    save(release / "images" / "web-arm64.tar", ["example/web:2"], image_id="c" * 64, arch="arm64")
+    asked = []
+
+    def engine(run_command, tags):  # stand-in for `docker image inspect`: the engine has no image
+        asked.append(list(tags))
+        return {}
+    monkeypatch.setattr(compose_release_info, "engine_images", engine)
+    out = run(capsys, {"path": str(release), "architecture": "amd64"})
+    assert [os.path.basename(t["path"]) for t in out["to_load"]] == ["web.tar"]
+    assert [os.path.basename(t["path"]) for t in out["tarballs"]] == ["web.tar"]
+    assert [(os.path.basename(t["path"]), t["architecture"]) for t in out["other_platforms"]] == [("web-arm64.tar", "arm64")]
+    out = run(capsys, {"path": str(release), "architecture": "arm64"})
+    assert [os.path.basename(t["path"]) for t in out["to_load"]] == ["web-arm64.tar"]
+    assert out["to_load"][0]["images"][0]["id"] == "sha256:" + "c" * 64
+
+
+def test_the_host_architecture_is_the_default(capsys, release, monkeypatch):
+    monkeypatch.setattr(compose_release_info, "host_platform", lambda: {"architecture": "arm64"})
+    save(release / "images" / "web.tar", ["example/web:2"], arch="arm64")
+    out = run(capsys, {"path": str(release), "engine": False})
+    assert out["architecture"] == "arm64" and len(out["tarballs"]) == 1 and out["other_platforms"] == []
 
 
 def test_compose_yaml_wins_over_docker_compose_yml(capsys, release):

@@ -21,13 +21,17 @@ from ansible_collections.groundwork.infra.plugins.plugin_utils._compose import (
 IMAGE_ID = "sha256:" + "d" * 64
 
 
-def _save(path, tags, config="blobs/sha256/" + "d" * 64):
-    """A tarball with the manifest.json of docker save (the layers do not matter here)."""
-    data = json.dumps([{"Config": config, "RepoTags": tags, "Layers": []}]).encode()
+def _save(path, tags, config="blobs/sha256/" + "d" * 64, arch=None):
+    """A tarball with the manifest.json of docker save (the layers do not matter here) and, with
+    ``arch``, the image config naming its platform."""
+    members = [("manifest.json", json.dumps([{"Config": config, "RepoTags": tags, "Layers": []}]).encode())]
+    if arch:
+        members.insert(0, (config, json.dumps({"architecture": arch, "os": "linux"}).encode()))
     with tarfile.open(str(path), "w") as archive:
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
 
 
 def _project(tmp_path, compose, name="docker-compose.yml", files=None, tags=("example/web:1",)):
@@ -87,7 +91,9 @@ def test_image_not_in_the_bundle(tmp_path):
 
 def test_tarball_images_reads_both_layouts(tmp_path):
     _save(tmp_path / "old.tar", ["a/b:1"], config="d" * 64 + ".json")
-    assert tarball_images(str(tmp_path / "old.tar")) == [{"id": IMAGE_ID, "tags": ["a/b:1"]}]
+    assert tarball_images(str(tmp_path / "old.tar")) == [{"id": IMAGE_ID, "tags": ["a/b:1"], "architecture": None}]
+    _save(tmp_path / "arm.tar", ["a/b:1"], config="d" * 64 + ".json", arch="arm")
+    assert tarball_images(str(tmp_path / "arm.tar")) == [{"id": IMAGE_ID, "tags": ["a/b:1"], "architecture": "armhf"}]
 
 
 def test_a_tarball_that_is_not_a_docker_save(tmp_path):
@@ -101,3 +107,50 @@ def test_a_tarball_that_is_not_a_docker_save(tmp_path):
 def test_invalid_compose_file(tmp_path, text):
     (tmp_path / "compose.yaml").write_text(text)
     assert len(_check(str(tmp_path))) == 1
+
+
+# --- per-architecture images (issue 18): per_arch.<arch>.src with images/ -----------------------
+
+
+def _per_arch(tmp_path, archs, compose="services:\n  web:\n    image: example/web:1\n  db:\n    image: example/db:1\n"):
+    """A compose project without images/ and one source per architecture with that architecture's images."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "compose.yaml").write_text(compose)
+    sources = {}
+    for arch, (saved_as, tags) in archs.items():
+        (tmp_path / arch / "images").mkdir(parents=True)
+        _save(tmp_path / arch / "images" / ("all-%s.tar" % arch), list(tags), arch=saved_as)
+        sources[arch] = str(tmp_path / arch)
+    return str(src), sources
+
+
+def test_per_arch_images_pass_when_every_architecture_has_every_image(tmp_path):
+    src, sources = _per_arch(tmp_path, {"amd64": ("amd64", ["example/web:1", "example/db:1"]),
+                                        "arm64": ("arm64", ["example/web:1", "example/db:1"])})
+    assert check_compose_source(src, yaml.safe_load, sources) == []
+    # Without per_arch the same project lacks its images: the check reads the per-arch sources.
+    assert len(check_compose_source(src, yaml.safe_load)) == 2
+
+
+def test_per_arch_image_missing_for_one_architecture(tmp_path):
+    src, sources = _per_arch(tmp_path, {"amd64": ("amd64", ["example/web:1", "example/db:1"]),
+                                        "arm64": ("arm64", ["example/web:1"])})
+    assert check_compose_source(src, yaml.safe_load, sources) == [
+        "service db: image example/db:1 is in no tarball of images/ for arm64 (hosts never pull; "
+        "docker save it into per_arch.arm64.src's images/)"]
+
+
+def test_per_arch_tarball_of_another_platform_is_refused(tmp_path):
+    src, sources = _per_arch(tmp_path, {"amd64": ("amd64", ["example/web:1", "example/db:1"]),
+                                        "arm64": ("amd64", ["example/web:1", "example/db:1"])})
+    assert check_compose_source(src, yaml.safe_load, sources) == [
+        "per_arch.arm64: %s/arm64/images/all-arm64.tar holds images for amd64" % tmp_path]
+
+
+def test_images_both_in_src_and_per_arch_is_refused(tmp_path):
+    src, sources = _per_arch(tmp_path, {"amd64": ("amd64", ["example/web:1", "example/db:1"])})
+    (tmp_path / "src" / "images").mkdir()
+    problems = check_compose_source(src, yaml.safe_load, sources)
+    assert problems == ["images/ is both in src and in per_arch.amd64.src (%s/amd64); a host would get two images/ "
+                        "directories: put every image in the per-architecture sources" % tmp_path]
