@@ -130,8 +130,10 @@ def airgapped_host():
     images = lab_images()
     cleanup()
     INVENTORY.mkdir(parents=True, exist_ok=True)
-    # ControlPersist's sockets of a previous run lead to removed containers.
+    # ControlPersist's sockets and the cached facts (ansible.cfg) of a previous run are of removed containers.
     shutil.rmtree(str(INVENTORY / "cp"), ignore_errors=True)
+    for host in HOSTS:
+        (ROOT / "build" / "facts" / host).unlink(missing_ok=True)
     run("docker", "network", "create", "--internal", NETWORK)
     bridge = "br-" + run("docker", "network", "inspect", "-f", "{{.Id}}", NETWORK).stdout.strip()[:12]
     try:
