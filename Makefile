@@ -158,5 +158,6 @@ clean: ## Remove build/, test output and caches (keeps .venv and images)
 distclean: clean ## clean, and remove .venv too
 	rm -rf $(VENV) $(DOCS_VENV)
 
-clean-images: ## Remove the local base images (next `make images` rebuilds them)
+clean-images: ## Remove the local base images and the lab's SSH images built on them (next `make images` / `make demo` rebuild them)
+	-docker image rm groundwork/lab-ssh:bookworm groundwork/lab-ssh:trixie groundwork/lab-ssh:bookworm-arm64
 	-docker image rm groundwork/debian-systemd:bookworm groundwork/debian-systemd:trixie groundwork/debian-systemd:bookworm-arm64 groundwork/busybox:local

@@ -33,8 +33,9 @@ SYSTEMD_HOSTS = ("lab-bookworm",)
 SSH_CONFIG = DEMO / "ssh_config"
 
 
-def run(*args, check=True, env=None):
-    proc = subprocess.run(args, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+def run(*args, check=True, env=None, stdin=None):
+    """Run ARGS in the checkout; STDIN: a file to read standard input from."""
+    proc = subprocess.run(args, cwd=str(ROOT), env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=900, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("%s failed (rc=%d):\n%s" % (" ".join(args), proc.returncode, proc.stdout[-6000:]))

@@ -6,19 +6,34 @@
 Three lab hosts sit alone on an internal Docker network: ``lab-airgap`` (Debian bookworm
 amd64 with systemd), ``lab-airgap-arm64-emulated`` (the same for arm64, run under
 qemu-user like the lab's ``lab-arm64-emulated``) and ``lab-airgap-compose`` (Debian trixie
-amd64 with systemd, running Docker inside as the lab's ``lab-trixie`` does). The compose host
-has no apt source at all (sources and package lists removed): ``docker_host`` installs Docker
-Engine and Compose from the release, a component of Debian's .deb files built by
-``scripts/package-bundle.sh`` (``docker_host_source: bundle``). Docker drops everything the
-hosts send beyond the bridge. A counting rule at the top of the controller's iptables FORWARD
-chain sees every packet a host sends towards anything but the controller (traffic to the
-controller itself never crosses FORWARD). The test first proves the tripwire fires for each
-host (a connection attempt to a documentation address), resets it, predicts the compose
-host's Docker install in check mode, runs ``deploy.yml`` there with the demo release plus the
-package bundle (bundles, Docker and the hello-compose project) and again (nothing changes), then
-runs it on the two systemd hosts (bundles and the hello-svc systemd service; a run of its own,
-which keeps each run within the lab's playbook timeout on a loaded machine), and fails if the
-counter moved at any point.
+amd64 with systemd, running Docker inside as the lab's ``lab-trixie`` does). They are
+reached as the lab's hosts are (inventories/lab): over SSH as the non-root user ``ops``
+with sudo and ``become``, with the project's SSH settings (ansible.cfg: pipelining,
+ControlPersist). They start from the lab's images ``groundwork/lab-ssh:<release>``
+(openssh-server added, built by scripts/demo.sh) and scripts/ssh-user.sh makes ``ops``
+with the demo's controller key (build/demo/keys/ssh) in each. The fixture writes its own
+SSH client settings, the same as those scripts/demo.sh writes for the lab, to
+build/airgap-inventory/ssh_config (each host's address on the internal network) and
+known_hosts (each host's key, read from the container: the out-of-band check a user does
+on first contact). ``docker exec`` is used only to set a host up (the apt sources
+removed, ssh-user.sh) and to inspect it (the answers, dpkg-query, the tripwire attempt).
+
+The compose host has no apt source at all (sources and package lists removed):
+``docker_host`` installs Docker Engine and Compose from the release, a component of
+Debian's .deb files built by ``scripts/package-bundle.sh`` (``docker_host_source:
+bundle``). Docker drops everything the hosts send beyond the bridge. A counting rule at the
+top of the controller's iptables FORWARD chain sees every packet a host sends towards
+anything but the controller. Traffic between the controller and a host never crosses
+FORWARD: the controller's SSH connections leave it through OUTPUT and the hosts' answers
+reach it through INPUT (the bridge's own address is the controller's), so SSH does not
+move the counter; each deploy test checks that, with the counter at 0 before and after its
+runs over SSH. The test first proves the tripwire fires for each host (a connection attempt
+to a documentation address), resets it, predicts the compose host's Docker install in check
+mode, runs ``deploy.yml`` there with the demo release plus the package bundle (bundles,
+Docker and the hello-compose project) and again (nothing changes), then runs it on the two
+systemd hosts (bundles and the hello-svc systemd service; a run of its own, which keeps each
+run within the lab's playbook timeout on a loaded machine), and fails if the counter moved
+at any point.
 
 Limits, stated plainly: DNS queries to Docker's embedded resolver do not cross the bridge and
 are not counted. The package bundle is downloaded (once, kept in build/package-bundles) on the
@@ -30,6 +45,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,11 +55,11 @@ import pytest
 from labkit import BIN, DEMO, ROOT, recap, run
 
 NETWORK = "groundwork-airgap"
-# Host -> (base image, what `uname -m` prints there).
+# Host -> (Debian release of its lab image groundwork/lab-ssh:<release>, what `uname -m` prints there).
 HOSTS = {
-    "lab-airgap": ("groundwork/debian-systemd:bookworm", "x86_64"),
-    "lab-airgap-arm64-emulated": ("groundwork/debian-systemd:bookworm-arm64", "aarch64"),
-    "lab-airgap-compose": ("groundwork/debian-systemd:trixie", "x86_64"),
+    "lab-airgap": ("bookworm", "x86_64"),
+    "lab-airgap-arm64-emulated": ("bookworm-arm64", "aarch64"),
+    "lab-airgap-compose": ("trixie", "x86_64"),
 }
 COMPOSE_HOST = "lab-airgap-compose"
 # What Docker inside a systemd container needs beyond systemd's options (as scripts/demo.sh
@@ -57,6 +73,12 @@ COMMENT = "groundwork-airgap-tripwire"
 PACKAGES = ROOT / "build" / "package-bundles" / "trixie"
 RELEASE = DEMO / "www" / "airgap"
 MANIFEST = "http://127.0.0.1:18081/airgap/manifest.yaml"
+# The inventory of the air-gapped hosts and their SSH client settings (not the lab's build/demo files).
+INVENTORY = ROOT / "build" / "airgap-inventory"
+SSH_CONFIG = INVENTORY / "ssh_config"
+SSH_USER = "ops"
+# The controller's key of the lab, made by scripts/demo.sh.
+SSH_KEY = DEMO / "keys" / "ssh"
 
 
 def tripwire_packets(bridge):
@@ -75,17 +97,52 @@ def cleanup(bridge=None):
     run("docker", "network", "rm", NETWORK, check=False)
 
 
+def lab_images():
+    """The lab images of the three hosts; fails, naming `make demo`, when one is missing."""
+    images = dict((host, "groundwork/lab-ssh:%s" % release) for host, (release, dummy) in HOSTS.items())
+    missing = sorted(set(image for image in images.values()
+                         if run("docker", "image", "inspect", image, check=False).returncode != 0))
+    if missing or not SSH_KEY.is_file():
+        pytest.fail("the air-gap proof needs what `make demo` (scripts/demo.sh) makes: the lab images "
+                    "groundwork/lab-ssh:<release> and the controller's SSH key %s; missing: %s. Run `make demo` first"
+                    % (SSH_KEY.relative_to(ROOT), ", ".join(missing + ([] if SSH_KEY.is_file() else [str(SSH_KEY)]))))
+    return images
+
+
+def write_ssh_settings():
+    """build/airgap-inventory/ssh_config and known_hosts: each host's address and key, the lab's settings."""
+    config = ["# Written by tests/e2e/test_airgap.py for build/airgap-inventory (ssh -F %s HOST)." % SSH_CONFIG]
+    known = []
+    for host in HOSTS:
+        address = run("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host).stdout.strip()
+        key = run("docker", "exec", host, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2]
+        known.append("%s %s\n" % (host, " ".join(key)))
+        config += ["Host %s" % host, "    HostName %s" % address, "    HostKeyAlias %s" % host]
+    # The settings scripts/demo.sh writes for the lab's hosts.
+    config += ["Host lab-airgap*", "    User %s" % SSH_USER, "    IdentityFile %s" % SSH_KEY, "    IdentitiesOnly yes",
+               "    UserKnownHostsFile %s" % (INVENTORY / "known_hosts"), "    StrictHostKeyChecking yes", "    BatchMode yes"]
+    (INVENTORY / "known_hosts").write_text("".join(known))
+    SSH_CONFIG.write_text("\n".join(config) + "\n")
+
+
 @pytest.fixture(scope="module")
 def airgapped_host():
+    images = lab_images()
     cleanup()
+    INVENTORY.mkdir(parents=True, exist_ok=True)
+    # ControlPersist's sockets and the cached facts (ansible.cfg) of a previous run are of removed containers.
+    shutil.rmtree(str(INVENTORY / "cp"), ignore_errors=True)
+    for host in HOSTS:
+        (ROOT / "build" / "facts" / host).unlink(missing_ok=True)
     run("docker", "network", "create", "--internal", NETWORK)
     bridge = "br-" + run("docker", "network", "inspect", "-f", "{{.Id}}", NETWORK).stdout.strip()[:12]
     try:
-        for host, (image, dummy) in HOSTS.items():
+        for host, image in images.items():
             run("docker", "run", "-d", "--name", host, "--hostname", host, "--network", NETWORK,
                 "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
                 "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
                 *(DOCKER_OPTS if host == COMPOSE_HOST else ()), image, "/lib/systemd/systemd")
+        pubkey = SSH_KEY.with_suffix(".pub").read_text().strip()
         for host in HOSTS:
             for dummy in range(60):
                 state = run("docker", "exec", host, "systemctl", "is-system-running", check=False).stdout.strip()
@@ -94,10 +151,23 @@ def airgapped_host():
                 time.sleep(1)
             # As in scripts/demo.sh: a booted host has / shared, which LoadCredential= needs.
             run("docker", "exec", host, "mount", "--make-rshared", "/")
+            # Set-up, as scripts/demo.sh does: sshd, the user ops with sudo and the controller's key.
+            with open(str(ROOT / "scripts" / "ssh-user.sh"), encoding="utf-8") as script:
+                run("docker", "exec", "-i", host, "sh", "-s", "--", SSH_USER, pubkey, stdin=script)
         # No apt source at all on the compose host: what apt installs there can only come from the bundle.
         run("docker", "exec", COMPOSE_HOST, "sh", "-c",
             "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/* && rm -rf /var/lib/apt/lists/* && apt-get update -qq")
         run("iptables", "-I", "FORWARD", "1", "-i", bridge, "-m", "comment", "--comment", COMMENT)
+        write_ssh_settings()
+        for host in HOSTS:
+            for dummy in range(30):
+                login = run("ssh", "-F", str(SSH_CONFIG), host, "id -un && sudo -n id -un", check=False)
+                if login.returncode == 0:
+                    break
+                time.sleep(1)
+            assert login.stdout.split() == [SSH_USER, "root"], "ssh -F %s %s: %s" % (SSH_CONFIG, host, login.stdout)
+        # SSH between the controller and the hosts does not cross FORWARD: the tripwire saw none of it.
+        assert tripwire_packets(bridge) == 0, "SSH to the hosts crossed the FORWARD chain: the tripwire cannot tell it apart"
         yield bridge
     finally:
         cleanup(bridge)
@@ -129,11 +199,11 @@ def airgap_release():
 
 
 @pytest.fixture(scope="module")
-def airgap_inventory(airgap_release):
+def airgap_inventory(airgapped_host, airgap_release):  # pylint: disable=unused-argument
     """An inventory of the air-gapped hosts, with the lab's group_vars (same key, services, project),
-    the release of airgap_release, and the compose host's Docker from its package bundle."""
-    inv = ROOT / "build" / "airgap-inventory"
-    inv.mkdir(parents=True, exist_ok=True)
+    the release of airgap_release, and the compose host's Docker from its package bundle. Reached
+    as inventories/lab's hosts: over SSH as ops with become, with airgapped_host's SSH settings."""
+    inv = INVENTORY
     hosts = "".join("        %s:\n          bundle_manifest: %s\n" % (host, MANIFEST) for host in HOSTS)
     systemd = "".join("        %s:\n" % host for host in HOSTS if host != COMPOSE_HOST)
     emulated = "".join("        %s:\n" % host for host in HOSTS if host.endswith("-emulated"))
@@ -141,8 +211,9 @@ def airgap_inventory(airgap_release):
         "all:\n  children:\n    bundle_hosts:\n      hosts:\n%s    systemd_hosts:\n      hosts:\n%s"
         "    compose_hosts:\n      hosts:\n        %s:\n          docker_host_source: bundle\n"
         "    emulated_hosts:\n      hosts:\n%s      vars:\n        ansible_group_priority: 10\n"
-        "  vars:\n    ansible_connection: community.docker.docker\n    ansible_python_interpreter: /usr/bin/python3\n"
-        % (hosts, systemd, COMPOSE_HOST, emulated))
+        "  vars:\n    ansible_connection: ansible.builtin.ssh\n    ansible_user: %s\n    ansible_become: true\n"
+        "    ansible_ssh_common_args: -F %s\n    ansible_control_path_dir: %s\n    ansible_python_interpreter: /usr/bin/python3\n"
+        % (hosts, systemd, COMPOSE_HOST, emulated, SSH_USER, SSH_CONFIG, inv / "cp"))
     link = inv / "group_vars"
     if not link.is_symlink():
         link.symlink_to(Path("..") / ".." / "inventories" / "lab" / "group_vars")
