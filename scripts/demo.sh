@@ -126,27 +126,13 @@ if [[ "$LAB_ARM64_EMULATED" == 1 ]]; then
     LIMIT=()
 fi
 # Each lab host starts from groundwork/lab-ssh:<release>: the base image plus
-# openssh-server (scripts/ssh-user.sh --install-only), built once and kept
-# (apt-get under emulation takes about a minute); its label names the script
-# and base image it was made from, so a change to either rebuilds it.
-lab_image() {  # lab_image RELEASE: print the tag of the lab image, building it when needed
-    local base="groundwork/debian-systemd:$1" tag="groundwork/lab-ssh:$1" recipe builder="lab-ssh-build-$1"
-    recipe="$(sha256sum scripts/ssh-user.sh | cut -c1-16)-$(docker image inspect -f '{{.Id}}' "$base" | cut -c8-23)"
-    if [[ "$(docker image inspect -f '{{index .Config.Labels "org.groundwork.lab-ssh"}}' "$tag" 2>/dev/null || true)" != "$recipe" ]]; then
-        docker rm -f "$builder" >/dev/null 2>&1 || true
-        # No host keys and sshd not enabled in the image: every host makes its own key.
-        docker run -i --name "$builder" "$base" sh -c 'sh -s -- --install-only && rm -f /etc/ssh/ssh_host_*_key* \
-            && systemctl disable ssh >/dev/null 2>&1 && apt-get clean' <scripts/ssh-user.sh >&2
-        docker commit --change "LABEL org.groundwork.lab-ssh=$recipe" "$builder" "$tag" >/dev/null
-        docker rm "$builder" >/dev/null
-    fi
-    echo "$tag"
-}
+# openssh-server, built once and kept by scripts/lab-ssh-images.sh (`make images`
+# builds bookworm and trixie; the arm64 one is built here when the lab needs it).
 for spec in "${LAB_SPECS[@]}"; do
     name="${spec%%:*}"; release="${spec##*:}"
     extra=()
     [[ "$name" == lab-trixie ]] && extra=("${DOCKER_CAPS[@]}")
-    image="$(lab_image "$release")"
+    image="$(scripts/lab-ssh-images.sh "$release")"
     if [[ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null || true)" != "true" ]]; then
         docker rm -f -v "$name" >/dev/null 2>&1 || true
         docker run -d --name "$name" --hostname "$name" --cap-add SYS_ADMIN "${SYSTEMD_OPTS[@]}" "${extra[@]}" \

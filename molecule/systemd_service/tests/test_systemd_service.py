@@ -190,7 +190,7 @@ def test_busyweb_runs_the_hosts_own_build_from_the_release(host):
         "http://127.0.0.1:8081/")
     assert answer.strip() == "busyweb: one release, the host's own build"
     # The process that answers was started from that path (its /proc/PID/exe needs
-    # CAP_SYS_PTRACE, which docker exec lacks here; its command line does not).
+    # CAP_SYS_PTRACE, which root lacks in these containers; its command line does not).
     pid = host.check_output("systemctl show --property=MainPID --value %s", BUSYWEB)
     argv = host.check_output("tr '\\0' ' ' </proc/%s/cmdline", pid).split()
     assert argv[:2] == [program, "httpd"], argv
