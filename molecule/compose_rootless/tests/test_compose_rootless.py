@@ -98,7 +98,9 @@ def test_configuration_and_secret_belong_to_the_user(host):
 
 
 def test_the_user_sees_the_project_with_the_docker_cli(host):
-    """As docs/guides/docker-compose.md shows it ("Rootless Docker")."""
-    listed = host.run("sudo -u %s DOCKER_HOST=unix:///run/user/%d/docker.sock docker compose ls" % (USER, _uid(host)))
+    """As docs/guides/docker-compose.md shows it ("Rootless Docker"): from a directory app
+    may read (docker compose reads the .env of the working directory; over SSH that is the
+    login user's home, which app may not read)."""
+    listed = host.run("cd / && sudo -u %s DOCKER_HOST=unix:///run/user/%d/docker.sock docker compose ls" % (USER, _uid(host)))
     assert listed.rc == 0, listed.stderr
     assert PROJECT in listed.stdout and "running(2)" in listed.stdout
