@@ -68,9 +68,9 @@ engine: ## Install host packages (docker.io, debootstrap, ...) and start dockerd
 emulation: host-packages ## Run arm64 programs under qemu-user: mount binfmt_misc, register qemu-aarch64 (F flag)
 	@$(ROOT)/scripts/emulation.sh
 
-images: engine emulation ## Build the local base images, bookworm-arm64 too, and the SSH host images groundwork/lab-ssh:bookworm and :trixie (cached)
+images: engine emulation ## Build the local base images, bookworm-arm64 too, and the SSH host images groundwork/lab-ssh:bookworm, :trixie and :bookworm-arm64 (cached)
 	@$(ROOT)/scripts/base-images.sh
-	@$(ROOT)/scripts/lab-ssh-images.sh bookworm trixie >/dev/null
+	@$(ROOT)/scripts/lab-ssh-images.sh bookworm trixie bookworm-arm64 >/dev/null
 
 collection-link: ## Link build/collections/ansible_collections/groundwork/infra -> repo
 	@mkdir -p $(dir $(COLLECTION_LINK))

@@ -7,8 +7,9 @@
 # org.groundwork.lab-ssh names the script and the base image it was made from,
 # so a change to either rebuilds it. Prints the tag of each image, one a line.
 #
-# Used by scripts/demo.sh (the lab) and by `make images` (bookworm and trixie,
-# for the molecule scenarios that reach their instances over SSH).
+# Used by scripts/demo.sh (the lab) and by `make images` (bookworm, trixie and
+# bookworm-arm64, for the molecule scenarios that reach their instances over SSH;
+# molecule/k3s's emulated arm64 node runs bookworm-arm64).
 #
 # Usage: scripts/lab-ssh-images.sh RELEASE...   (bookworm, trixie, bookworm-arm64)
 set -euo pipefail

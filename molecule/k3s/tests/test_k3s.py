@@ -4,6 +4,7 @@ Unless GROUNDWORK_K3S_BUNDLE_DIR named real k3s release files, the `k3s`
 binary on these hosts is the k3s STAND-IN from tests/k3s_standin/: these
 tests check what the role did (files, modes, units, token flow, kubeconfig)
 and what the API reports through the real kubernetes client, not Kubernetes.
+The nodes are reached over SSH as ops, every command under sudo (molecule.yml).
 """
 
 import os
@@ -39,6 +40,13 @@ def unit(host):
 def show(host, *properties):
     out = host.check_output("systemctl show --property=%s %s", ",".join(properties), unit(host))
     return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def test_node_is_reached_over_ssh_as_ops_and_becomes_root_with_sudo(host):
+    # The host vars of molecule.yml: testinfra logs in as ops and runs every
+    # command of these tests under sudo, as Ansible's become does.
+    assert host.check_output("id -un") == "root"
+    assert host.check_output("printenv SUDO_USER") == "ops"
 
 
 def test_unit_is_written_by_the_role_and_runs_with_notify_readiness(host):
