@@ -829,7 +829,6 @@ def test_lock_held_by_another_process(b, dest):
     assert current(dest, "web") == "2.0.0"
 
 
-
 def test_two_first_runs_creating_the_layout_at_once(b, dest, monkeypatch):
     """Two first runs on a fresh destination both find no layout; the one that creates it second must not fail.
 
