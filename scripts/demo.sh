@@ -7,10 +7,10 @@
 #
 # The lab hosts are reached as real home-lab hosts are: over SSH as the non-root
 # user "ops" with sudo and become (inventories/lab). Each host runs sshd with its
-# own host key; this script writes build/demo/ssh_config (one Host entry per lab
-# host, with its address), build/demo/known_hosts (the host keys, read from the
-# containers: the out-of-band check a user does on first contact) and the
-# controller's key build/demo/keys/ssh. `docker exec` is used only to set a
+# own host key; scripts/lab-ssh-config.sh writes build/demo/ssh_config (one Host
+# entry per lab host, with its address) and build/demo/known_hosts (the host keys,
+# read from the containers: the out-of-band check a user does on first contact);
+# this script makes the controller's key build/demo/keys/ssh. `docker exec` is used only to set a
 # host up (sshd, the user) and to read its host key.
 #
 # The release carries busybox-httpd with per-architecture inputs: Debian's
@@ -141,8 +141,6 @@ for spec in "${LAB_SPECS[@]}"; do
     fi
 done
 [[ -f "$DEMO/keys/ssh" ]] || ssh-keygen -q -t ed25519 -N "" -C "$SSH_USER@groundwork-demo" -f "$DEMO/keys/ssh"
-ssh_config="# Written by scripts/demo.sh for inventories/lab (ssh -F $DEMO/ssh_config HOST)."
-: >"$DEMO/known_hosts.new"
 for name in "${LAB_HOSTS[@]}"; do
     for _ in $(seq 60); do
         state="$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)"
@@ -153,23 +151,11 @@ for name in "${LAB_HOSTS[@]}"; do
     # A booted host has / shared; Docker starts a container with / private, and
     # systemd then cannot hand LoadCredential= files to a service. Lab only.
     docker exec "$name" mount --make-rshared /
-    # Set-up: sshd, the user with sudo and the controller's key, then the host key.
+    # Set-up: sshd, the user with sudo and the controller's key.
     docker exec -i "$name" sh -s -- "$SSH_USER" "$(cat "$DEMO/keys/ssh.pub")" <scripts/ssh-user.sh
-    printf '%s %s\n' "$name" "$(docker exec "$name" cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)" >>"$DEMO/known_hosts.new"
-    ssh_config+=$'\n'"Host $name"$'\n'"    HostName $(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")"
-    ssh_config+=$'\n'"    HostKeyAlias $name"
 done
-ssh_config+="
-Host lab-*
-    User $SSH_USER
-    IdentityFile $DEMO/keys/ssh
-    IdentitiesOnly yes
-    UserKnownHostsFile $DEMO/known_hosts
-    StrictHostKeyChecking yes
-    BatchMode yes
-"
-printf '%s' "$ssh_config" >"$DEMO/ssh_config"
-mv "$DEMO/known_hosts.new" "$DEMO/known_hosts"
+# ssh_config (each host's address) and known_hosts (each host key, read with docker exec).
+scripts/lab-ssh-config.sh "$DEMO/ssh_config" "$DEMO/known_hosts" "$SSH_USER" "$DEMO/keys/ssh" "${LAB_HOSTS[@]}"
 for name in "${LAB_HOSTS[@]}"; do
     for _ in $(seq 30); do
         ssh -F "$DEMO/ssh_config" "$name" true 2>/dev/null && break

@@ -10,13 +10,14 @@ amd64 with systemd, running Docker inside as the lab's ``lab-trixie`` does). The
 reached as the lab's hosts are (inventories/lab): over SSH as the non-root user ``ops``
 with sudo and ``become``, with the project's SSH settings (ansible.cfg: pipelining,
 ControlPersist). They start from the lab's images ``groundwork/lab-ssh:<release>``
-(openssh-server added, built by scripts/demo.sh) and scripts/ssh-user.sh makes ``ops``
-with the demo's controller key (build/demo/keys/ssh) in each. The fixture writes its own
-SSH client settings, the same as those scripts/demo.sh writes for the lab, to
-build/airgap-inventory/ssh_config (each host's address on the internal network) and
-known_hosts (each host's key, read from the container: the out-of-band check a user does
-on first contact). ``docker exec`` is used only to set a host up (the apt sources
-removed, ssh-user.sh) and to inspect it (the answers, dpkg-query, the tripwire attempt).
+(openssh-server added, built by scripts/lab-ssh-images.sh: `make images`) and
+scripts/ssh-user.sh makes ``ops`` with the demo's controller key (build/demo/keys/ssh) in
+each. The fixture writes its own SSH client settings with scripts/lab-ssh-config.sh, as
+scripts/demo.sh does for the lab, to build/airgap-inventory/ssh_config (each host's
+address on the internal network) and known_hosts (each host's key, read from the
+container: the out-of-band check a user does on first contact). ``docker exec`` is used
+only to set a host up (the apt sources removed, ssh-user.sh) and to inspect it (the
+answers, dpkg-query, the tripwire attempt).
 
 The compose host has no apt source at all (sources and package lists removed):
 ``docker_host`` installs Docker Engine and Compose from the release, a component of
@@ -98,31 +99,26 @@ def cleanup(bridge=None):
 
 
 def lab_images():
-    """The lab images of the three hosts; fails, naming `make demo`, when one is missing."""
+    """The lab images of the three hosts; fails, naming the command that makes what is missing."""
     images = dict((host, "groundwork/lab-ssh:%s" % release) for host, (release, dummy) in HOSTS.items())
     missing = sorted(set(image for image in images.values()
                          if run("docker", "image", "inspect", image, check=False).returncode != 0))
-    if missing or not SSH_KEY.is_file():
-        pytest.fail("the air-gap proof needs what `make demo` (scripts/demo.sh) makes: the lab images "
-                    "groundwork/lab-ssh:<release> and the controller's SSH key %s; missing: %s. Run `make demo` first"
-                    % (SSH_KEY.relative_to(ROOT), ", ".join(missing + ([] if SSH_KEY.is_file() else [str(SSH_KEY)]))))
+    hints = []
+    if missing:
+        releases = sorted(set(image.split(":", 1)[1] for image in missing))
+        hints.append("the lab images %s: run scripts/lab-ssh-images.sh %s (or `make images`)"
+                     % (", ".join(missing), " ".join(releases)))
+    if not SSH_KEY.is_file():
+        hints.append("the controller's SSH key %s: run `make demo` (scripts/demo.sh makes it)" % SSH_KEY.relative_to(ROOT))
+    if hints:
+        pytest.fail("the air-gap proof needs " + "; ".join(hints))
     return images
 
 
 def write_ssh_settings():
-    """build/airgap-inventory/ssh_config and known_hosts: each host's address and key, the lab's settings."""
-    config = ["# Written by tests/e2e/test_airgap.py for build/airgap-inventory (ssh -F %s HOST)." % SSH_CONFIG]
-    known = []
-    for host in HOSTS:
-        address = run("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host).stdout.strip()
-        key = run("docker", "exec", host, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2]
-        known.append("%s %s\n" % (host, " ".join(key)))
-        config += ["Host %s" % host, "    HostName %s" % address, "    HostKeyAlias %s" % host]
-    # The settings scripts/demo.sh writes for the lab's hosts.
-    config += ["Host lab-airgap*", "    User %s" % SSH_USER, "    IdentityFile %s" % SSH_KEY, "    IdentitiesOnly yes",
-               "    UserKnownHostsFile %s" % (INVENTORY / "known_hosts"), "    StrictHostKeyChecking yes", "    BatchMode yes"]
-    (INVENTORY / "known_hosts").write_text("".join(known))
-    SSH_CONFIG.write_text("\n".join(config) + "\n")
+    """build/airgap-inventory/ssh_config and known_hosts: each host's address and key, the lab's settings
+    (scripts/lab-ssh-config.sh, which writes the lab's for scripts/demo.sh)."""
+    run(str(ROOT / "scripts" / "lab-ssh-config.sh"), str(SSH_CONFIG), str(INVENTORY / "known_hosts"), SSH_USER, str(SSH_KEY), *HOSTS)
 
 
 @pytest.fixture(scope="module")
