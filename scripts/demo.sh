@@ -127,7 +127,7 @@ if [[ "$LAB_ARM64_EMULATED" == 1 ]]; then
 fi
 # Each lab host starts from groundwork/lab-ssh:<release>: the base image plus
 # openssh-server, built once and kept by scripts/lab-ssh-images.sh (`make images`
-# builds bookworm and trixie; the arm64 one is built here when the lab needs it).
+# builds all three; `make demo` alone builds what the lab lacks here).
 for spec in "${LAB_SPECS[@]}"; do
     name="${spec%%:*}"; release="${spec##*:}"
     extra=()
