@@ -457,7 +457,7 @@ def _parse_artifact(raw, index, component, base_url, file, locations=None, fmt=1
     _strict_keys(raw, ARTIFACT_KEYS_BY_FORMAT[fmt], what, component, file)
     name = raw.get("name")
     if not valid_file_name(name):
-        raise ManifestError("%s has an invalid file name %r (a plain file name: letters, digits, . _ + -)" % (what, name),
+        raise ManifestError("%s has an invalid file name %r (a plain file name: letters, digits, . _ + - ~)" % (what, name),
                             component=component, file=file)
     what = "artifact '%s'" % name
     hashes = [h for h in HASH_FIELDS if h in raw]

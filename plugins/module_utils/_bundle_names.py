@@ -16,7 +16,7 @@ import re
 
 NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?\Z")
 VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}\Z")
-FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}\Z")
+FILE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}\Z")
 CAPABILITY_RE = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
 HEX_RE = {"sha256": re.compile(r"[0-9a-fA-F]{64}\Z"), "sha512": re.compile(r"[0-9a-fA-F]{128}\Z")}
 
@@ -37,7 +37,7 @@ def valid_version(value):
 
 
 def valid_file_name(value):
-    """An artifact file name: letters, digits, . _ + - (no '..')."""
+    """An artifact file name: letters, digits, . _ + - ~ (no '..'; ~ as in Debian's package file names, never first)."""
     return full_match(FILE_NAME_RE, value) and ".." not in value
 
 

@@ -280,13 +280,19 @@ class Destination(object):
             self._lock_fd = None
 
     def _ensure_dirs(self):
+        # Two first runs may both find no layout: the one that creates a directory second
+        # takes the other's (exist_ok), instead of failing with "File exists".
         try:
             if not os.path.isdir(self.path):
-                os.makedirs(self.path, 0o755)
+                os.makedirs(self.path, 0o755, exist_ok=True)
             for sub, mode in ((self.meta, 0o700), (os.path.join(self.meta, "staging"), 0o700),
                               (os.path.join(self.meta, "records"), 0o755)):
                 if not os.path.isdir(sub):
-                    os.mkdir(sub, mode)
+                    try:
+                        os.mkdir(sub, mode)
+                    except FileExistsError:
+                        if not os.path.isdir(sub):
+                            raise
         except OSError as exc:
             raise storage_error(exc, "creating %s" % self.path)
 

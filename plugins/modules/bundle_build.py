@@ -275,6 +275,7 @@ from ansible_collections.groundwork.infra.plugins.module_utils._bundle_names imp
     CAPABILITY_RE,
     NAME_RE,
     full_match,
+    valid_file_name,
     valid_name,
     valid_version,
 )
@@ -430,6 +431,11 @@ class BundleBuilder(object):
                 for path in inputs["files"]:
                     if not os.path.isfile(path):
                         raise BundleError("file to add%s is missing or not a regular file" % label, component=name, file=path)
+                    if not valid_file_name(os.path.basename(path)):
+                        # The manifest names the artifact by it; bundle_fetch would refuse the release.
+                        raise BundleError("file to add%s has a name that cannot be an artifact name "
+                                          "(letters, digits, . _ + - ~, at most 255, not starting with . _ + - ~)" % label,
+                                          component=name, file=path)
                     built_for = file_architecture(path) if arch else None
                     if built_for is not None and built_for != arch:
                         # A wrong file in the wrong list would reach hosts that cannot run it.

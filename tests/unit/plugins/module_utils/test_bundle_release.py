@@ -829,6 +829,32 @@ def test_lock_held_by_another_process(b, dest):
     assert current(dest, "web") == "2.0.0"
 
 
+def test_two_first_runs_creating_the_layout_at_once(b, dest, monkeypatch):
+    """Two first runs on a fresh destination both find no layout; the one that creates it second must not fail.
+
+    The interleaving of the race, made certain: another run creates every directory between this
+    run's check and its mkdir (an integration run once failed here with "creating ... failed: File exists").
+    """
+    real_isdir = os.path.isdir
+    made_by_the_other_run = []
+
+    def isdir_then_the_other_run_makes_it(path):
+        if not real_isdir(path) and path.startswith(dest):
+            os.makedirs(path, exist_ok=True)
+            made_by_the_other_run.append(path)
+            return False  # what this run saw just before
+        return real_isdir(path)
+
+    monkeypatch.setattr(_bundle_release.os.path, "isdir", isdir_then_the_other_run_makes_it)
+    destination = Destination(dest)
+    destination.lock(1)
+    destination.unlock()
+    monkeypatch.undo()
+    assert made_by_the_other_run
+    assert install_release(dest, "1.0", [web(b, "1.0.0")], lock_timeout=1)["changed"] is True
+    assert current(dest, "web") == "1.0.0"
+
+
 # -- crash in the middle (threat 12) ---------------------------------------------
 
 CRASH_CHILD = textwrap.dedent("""
