@@ -19,6 +19,9 @@ Both read the result of groundwork.infra.docker_versions_info.
   range after every other user's.
 - ``docker_host_privileged_ports``: the ports a compose file publishes below the host's
   ``net.ipv4.ip_unprivileged_port_start``, which a rootless engine cannot bind.
+- ``docker_host_rootless_engine``: where the rootless engine of a user lives (its runtime
+  directory, socket and the environment its CLI needs), from the user's passwd entry; the role
+  and playbooks/status.yml both find the engine through it.
 """
 
 from __future__ import annotations
@@ -213,8 +216,23 @@ def docker_host_privileged_ports(compose, env=None, unprivileged_port_start=1024
     return found
 
 
+def docker_host_rootless_engine(passwd):
+    """{uid, group, home, runtime_dir, socket, environment}: the rootless engine of the user whose
+    passwd entry (as ansible.builtin.getent reads it: password, uid, gid, gecos, home, shell) is
+    ``passwd``. ``uid`` is an int; ``group`` is the user's primary group id as passwd spells it."""
+    if not isinstance(passwd, (list, tuple)) or len(passwd) < 5 or not str(passwd[1]).isdigit():
+        raise AnsibleFilterError("docker_host_rootless_engine: expected a passwd entry [password, uid, gid, gecos, home, shell], "
+                                 "not %r" % (passwd,))
+    runtime_dir = "/run/user/%d" % int(passwd[1])
+    socket = "unix://%s/docker.sock" % runtime_dir
+    return {"uid": int(passwd[1]), "group": passwd[2], "home": passwd[4], "runtime_dir": runtime_dir, "socket": socket,
+            # systemctl --user and the engine's CLI find the user's runtime and engine through these.
+            "environment": {"XDG_RUNTIME_DIR": runtime_dir, "DOCKER_HOST": socket}}
+
+
 class FilterModule(object):
     def filters(self):
         return {"docker_host_planned": docker_host_planned, "docker_host_capabilities": docker_host_capabilities,
                 "docker_host_daemon_config": docker_host_daemon_config, "docker_host_subid_range": docker_host_subid_range,
-                "docker_host_privileged_ports": docker_host_privileged_ports}
+                "docker_host_privileged_ports": docker_host_privileged_ports,
+                "docker_host_rootless_engine": docker_host_rootless_engine}

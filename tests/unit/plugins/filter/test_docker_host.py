@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
@@ -193,3 +195,23 @@ def test_plain_and_alternative_variables():
 def test_a_port_that_is_no_number_is_named():
     with pytest.raises(AnsibleFilterError, match="service web publishes port 'http', which is not a number"):
         docker_host_privileged_ports({"services": {"web": {"ports": ["http:80"]}}}, {}, 1024)
+
+
+# --- where a user's rootless engine lives -----------------------------------------------------
+
+from ansible_collections.groundwork.infra.plugins.filter.docker_host import docker_host_rootless_engine  # noqa: E402
+
+
+def test_the_rootless_engine_of_a_passwd_entry():
+    # As ansible.builtin.getent reads `app:x:1001:1002::/home/app:/bin/sh`.
+    engine = docker_host_rootless_engine(["x", "1001", "1002", "", "/home/app", "/bin/sh"])
+    assert engine == {
+        "uid": 1001, "group": "1002", "home": "/home/app", "runtime_dir": "/run/user/1001",
+        "socket": "unix:///run/user/1001/docker.sock",
+        "environment": {"XDG_RUNTIME_DIR": "/run/user/1001", "DOCKER_HOST": "unix:///run/user/1001/docker.sock"}}
+
+
+@pytest.mark.parametrize("passwd", [None, "x:1001:1002::/home/app:/bin/sh", ["x", "1001", "1002"], ["x", "app", "1002", "", "/home/app"]])
+def test_what_is_no_passwd_entry_is_shown(passwd):
+    with pytest.raises(AnsibleFilterError, match=r"docker_host_rootless_engine: expected a passwd entry .*, not %s" % re.escape(repr(passwd))):
+        docker_host_rootless_engine(passwd)
