@@ -22,8 +22,9 @@ BLOCKED_PORT = 9090
 FORWARD_PORT = 18097
 SSH_OPTS = [
     "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=no",
-    "-o", "UserKnownHostsFile=/dev/null",
+    # known_hosts: the host keys molecule's connect.yml read out of band.
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", "UserKnownHostsFile=" + os.path.join(WORK, "known_hosts"),
     "-o", "ConnectTimeout=10",
 ]
 
