@@ -52,6 +52,21 @@ def test_the_lab_is_reached_over_ssh_as_a_non_root_user_with_become():
     assert "Accepted publickey for root" not in logins
 
 
+def test_a_host_that_offers_another_key_is_refused(tmp_path):
+    """The lab's SSH settings (scripts/lab-ssh-config.sh) check host keys: with known_hosts giving
+    lab-bookworm the key of lab-trixie, ssh refuses lab-bookworm; with the lab's own known_hosts it logs in."""
+    known = dict(line.split(" ", 1) for line in (DEMO / "known_hosts").read_text().splitlines() if line.strip())
+    assert known["lab-bookworm"] != known["lab-trixie"]
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text("".join("%s %s\n" % (host, known["lab-trixie"] if host == "lab-bookworm" else key)
+                             for host, key in known.items()))
+    ssh = ["ssh", "-F", str(DEMO / "ssh_config"), "-o", "ControlPath=none"]
+    refused = run(*ssh, "-o", "UserKnownHostsFile=%s" % wrong, "lab-bookworm", "true", check=False)
+    assert refused.returncode == 255, refused.stdout
+    assert "Host key verification failed" in refused.stdout
+    assert run(*ssh, "lab-bookworm", "id", "-un").stdout.strip() == "ops"
+
+
 def test_validate_finds_nothing_wrong_with_the_lab():
     proc = playbook("validate.yml")
     assert "validate: %d host(s) checked, no problem found" % len(HOSTS) in proc.stdout
